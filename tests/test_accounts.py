@@ -1,0 +1,72 @@
+"""Logging in and out, and that every page needs a login."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kling_site import urls as root_urls
+
+OPEN = {"login", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
+        "provider_hook", "logout"}
+
+
+def _member_patterns():
+    for pattern in get_resolver(root_urls).url_patterns:
+        if isinstance(pattern, URLResolver) and pattern.app_name == "admin":
+            continue
+        if isinstance(pattern, URLResolver):
+            for sub in pattern.url_patterns:
+                if isinstance(sub, URLPattern) and sub.name not in OPEN:
+                    yield sub
+        elif pattern.name not in OPEN:
+            yield pattern
+
+
+def _url(pattern):
+    kwargs = {}
+    for name, conv in pattern.pattern.converters.items():
+        kwargs[name] = "00000000-0000-0000-0000-000000000000" if "UUID" in type(conv).__name__ else "x"
+    return reverse(pattern.name, kwargs=kwargs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pattern", list(_member_patterns()), ids=lambda p: p.name)
+def test_every_page_redirects_anonymous_visitors_to_login(client, pattern):
+    response = client.get(_url(pattern))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_login_page_is_styled_and_open(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'<label for="id_username">' in response.content
+    assert b"site.css" in response.content
+
+
+def test_member_logs_in_and_out(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "correct horse battery"})
+    assert response.status_code == 302
+    response = client.get(reverse("credits"))
+    assert response.status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("credits")).status_code == 302
+
+
+def test_wrong_password_does_not_log_in(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert b"correct username and password" in response.content
+
+
+@pytest.mark.django_db
+def test_admin_is_at_slash_admin_and_needs_staff(client, alice, admin_user):
+    client.force_login(alice)
+    assert client.get("/admin/").status_code == 302  # members are sent to the admin login
+    client.force_login(admin_user)
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert b"django-rq dashboard" in page.content
+    assert client.get(reverse("admin:django_rq_dashboard_changelist")).status_code == 200
