@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from generations.crypto import rotate
+from generations.models import ProviderCredential
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every provider secret with the first key in CREDENTIAL_KEYS (safe to run twice)."
+
+    def handle(self, *args: object, **options: object) -> None:
+        count = 0
+        with transaction.atomic():
+            for cred in ProviderCredential.objects.select_for_update().exclude(secrets_encrypted=""):
+                ProviderCredential.objects.filter(pk=cred.pk).update(secrets_encrypted=rotate(cred.secrets_encrypted))
+                count += 1
+        self.stdout.write(f"Re-encrypted {count} credential(s) with the newest key.")

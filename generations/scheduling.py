@@ -1,0 +1,63 @@
+"""Putting pipeline steps on RQ queues: after commit, deduplicated, never trusted as the record of truth.
+
+Each step of a generation has a deterministic job id (step, generation, attempt counter), enqueued with
+`unique=True`: the recovery sweep can re-enqueue a step at any time and a job already waiting is not doubled.
+django-rq defers `enqueue` to commit but not `enqueue_in`, so both go through `transaction.on_commit` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import django_rq
+from django.db import transaction
+from django.utils import timezone
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+STEPS: dict[str, tuple[str, str, int]] = {
+    # step: (job function, queue, job timeout in seconds)
+    "submit": ("generations.jobs.submit", "default", 120),
+    "submit_sync": ("generations.jobs.submit", "long", 1200),
+    "poll": ("generations.jobs.poll", "default", 60),
+    "fetch": ("generations.jobs.fetch", "fetch", 900),
+    "sweep": ("generations.jobs.sweep", "default", 120),
+}
+_STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def schedule(step: str, gen_id: Any, *, key: str, delay: float = 0.0) -> None:
+    """Run `step` for a generation after `delay` seconds, once the current transaction commits."""
+    transaction.on_commit(lambda: _enqueue(step, str(gen_id), key=key, delay=delay), robust=True)
+
+
+def _enqueue(step: str, gen_id: str, *, key: str, delay: float) -> Job | None:
+    func, queue_name, timeout = STEPS[step]
+    queue = django_rq.get_queue(queue_name)
+    job_id = f"{step}-{gen_id}-{key}"
+    for _ in range(2):
+        job = queue.create_job(func, args=[gen_id], job_id=job_id, timeout=timeout, result_ttl=0, failure_ttl=7 * 86400)
+        try:
+            if delay > 0:
+                return queue.schedule_job(job, timezone.now() + timedelta(seconds=delay), unique=True)
+            return queue.enqueue_job(job, unique=True)
+        except DuplicateJobError:
+            if not _drop_if_stale(queue.connection, job_id, queue.serializer):
+                return None  # the same step is already waiting or running
+    return None
+
+
+def _drop_if_stale(connection: Any, job_id: str, serializer: Any) -> bool:
+    """A finished or failed job keeps its id for a while; such a job no longer stands for pending work."""
+    try:
+        existing = Job.fetch(job_id, connection=connection, serializer=serializer)
+    except NoSuchJobError:
+        return True
+    if existing.get_status(refresh=True) in _STALE:
+        existing.delete()
+        return True
+    return False

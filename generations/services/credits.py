@@ -1,0 +1,132 @@
+"""Credits: every movement is a ledger row written in the same transaction as the balance change.
+
+The balance changes through one conditional UPDATE (`balance + amount >= 0`), which takes the row lock on
+PostgreSQL and is serialised by BEGIN IMMEDIATE on SQLite, so concurrent charges can never overdraw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+
+from generations.models import CreditAccount, CreditEntry, Generation
+
+
+class CreditsError(ValueError):
+    """A credit movement that cannot happen; the message is shown to the person who asked."""
+
+
+class InsufficientCredits(CreditsError):
+    pass
+
+
+def credits_account(user: Any) -> CreditAccount:
+    account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
+
+
+def _move(
+    *,
+    account: CreditAccount,
+    amount: int,
+    kind: str,
+    reason: str,
+    actor: Any = None,
+    generation: Generation | None = None,
+) -> CreditEntry:
+    """Change one balance and append its ledger row. Must run inside transaction.atomic()."""
+    assert transaction.get_connection().in_atomic_block, "credit movements need a transaction"
+    changed = CreditAccount.objects.filter(pk=account.pk, balance__gte=-amount).update(balance=F("balance") + amount)
+    if changed != 1:
+        balance = CreditAccount.objects.values_list("balance", flat=True).get(pk=account.pk)
+        raise InsufficientCredits(f"Not enough credits: this needs {-amount} and the balance is {balance}.")
+    balance_after = CreditAccount.objects.values_list("balance", flat=True).get(pk=account.pk)
+    return CreditEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=balance_after,
+        actor=actor,
+        reason=reason[:255],
+        generation=generation,
+    )
+
+
+def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
+    """An admin gives credits. The reason is mandatory: it is what the member reads on the Credits page."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise CreditsError("Grant a whole number of credits greater than zero.")
+    if amount > 10_000_000:
+        raise CreditsError("Grant at most 10,000,000 credits at a time.")
+    if not reason or not reason.strip():
+        raise CreditsError("Give a reason for the grant; the member sees it on their Credits page.")
+    account = credits_account(user)
+    with transaction.atomic():
+        return _move(account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor)
+
+
+def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
+    """A correction in either direction (never an edit of past rows)."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise CreditsError("Adjust by a whole, non-zero number of credits.")
+    if not reason or not reason.strip():
+        raise CreditsError("Give a reason for the adjustment.")
+    account = credits_account(user)
+    with transaction.atomic():
+        return _move(
+            account=account, amount=amount, kind=CreditEntry.Kind.ADJUSTMENT, reason=reason.strip(), actor=actor
+        )
+
+
+def credits_charge(*, generation: Generation, actor: Any) -> CreditEntry:
+    """Debit a new generation's frozen cost (called by generation_create inside its transaction)."""
+    account = credits_account(generation.owner)
+    return _move(
+        account=account,
+        amount=-generation.cost,
+        kind=CreditEntry.Kind.CHARGE,
+        reason=f"Video: {generation.title[:200]}",
+        actor=actor,
+        generation=generation,
+    )
+
+
+def credits_refund(*, generation: Generation, reason: str) -> CreditEntry | None:
+    """Give a generation's cost back, at most once (a unique constraint backs the check). Inside a transaction."""
+    if CreditEntry.objects.filter(generation=generation, kind=CreditEntry.Kind.REFUND).exists():
+        return None
+    if not CreditEntry.objects.filter(generation=generation, kind=CreditEntry.Kind.CHARGE).exists():
+        return None  # nothing was charged, nothing to give back
+    account = credits_account(generation.owner)
+    try:
+        with transaction.atomic():  # savepoint: a lost race must not poison the caller's transaction
+            return _move(
+                account=account,
+                amount=generation.cost,
+                kind=CreditEntry.Kind.REFUND,
+                reason=f"Refund: {reason}",
+                generation=generation,
+            )
+    except IntegrityError:
+        return None
+
+
+def credits_audit() -> list[dict[str, Any]]:
+    """Accounts whose cached balance differs from the sum of their ledger (should always be empty)."""
+    sums = dict(CreditEntry.objects.values_list("account").annotate(total=Sum("amount")).values_list("account", "total"))
+    problems = []
+    for account in CreditAccount.objects.select_related("user"):
+        ledger = sums.get(account.pk, 0) or 0
+        if ledger != account.balance:
+            problems.append({"user": account.user.get_username(), "balance": account.balance, "ledger": ledger})
+    double = (
+        CreditEntry.objects.filter(generation__isnull=False)
+        .values("generation", "kind")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    for row in double:
+        problems.append({"generation": str(row["generation"]), "kind": row["kind"], "count": row["n"]})
+    return problems

@@ -1,0 +1,394 @@
+"""Submit, poll and fetch: one short step at a time, each claimed with a compare-and-set on the row.
+
+A step claims its generation by moving ``lease_until`` into the future only if no other job holds it; a job
+killed mid-step simply lets its lease expire and the recovery sweep hands the step to another job. The provider
+call always happens outside any database transaction, and a row is moved on only if it is still in the state the
+step started from, so a job that runs twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import uuid
+from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from generations.media.fetch import DownloadError, download
+from generations.media.probe import InvalidVideo, make_poster, probe
+from generations.models import Generation, ProviderCredential
+from generations.providers import get_client
+from generations.providers.base import Client, Credential, ProviderError, SubmitOutcomeUnknown, SubmitRequest
+from generations.scheduling import schedule
+from generations.services.credits import credits_refund
+
+log = logging.getLogger(__name__)
+S = Generation.Status
+
+SUBMIT_LEASE = timedelta(seconds=150)  # job timeout 120 s + margin
+SYNC_LEASE = timedelta(seconds=1260)  # Segmind v1 blocks for minutes before the first byte
+POLL_LEASE = timedelta(seconds=90)
+FETCH_LEASE = timedelta(seconds=90)  # extended by heartbeats while bytes arrive
+MAX_SUBMIT_ATTEMPTS = 6
+MAX_FETCH_ATTEMPTS = 5
+UNKNOWN_SUBMIT = (
+    "We could not tell whether the provider received this request, and resending it could pay for the video twice. "
+    "An admin will check it with the provider."
+)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+def _claim(pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, **updates: Any) -> Generation | None:
+    """Take a row for one step if it is in `statuses` and no live job holds it; None if someone else has it."""
+    now = timezone.now()
+    qs = Generation.objects.filter(pk=pk, status__in=statuses).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    if due:
+        qs = qs.filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+    if qs.update(lease_until=now + lease, updated_at=now, **updates) != 1:
+        return None
+    return Generation.objects.select_related("credential", "owner").get(pk=pk)
+
+
+def _advance(gen: Generation, expected: str, **fields: Any) -> bool:
+    """Finish a step: move the row on only if it is still where the step found it, and release the lease."""
+    fields.setdefault("lease_until", None)
+    return Generation.objects.filter(pk=gen.pk, status=expected).update(updated_at=timezone.now(), **fields) == 1
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: doubling from POLL_FIRST_SECONDS to POLL_MAX_SECONDS, ±20 % jitter."""
+    base = min(settings.POLL_MAX_SECONDS, settings.POLL_FIRST_SECONDS * 2 ** max(attempt - 1, 0))
+    delay = base * random.uniform(0.8, 1.2)
+    if retry_after:
+        delay = max(delay, min(retry_after, 600))
+    return round(delay, 2)
+
+
+def client_for(credential: ProviderCredential) -> Client:
+    return get_client(Credential(credential.provider, credential.effective_base_url, credential.get_secrets()))
+
+
+def _request(gen: Generation) -> SubmitRequest:
+    callback = ""
+    if settings.PUBLIC_BASE_URL and gen.spec.provider_info.has_callback:
+        path = reverse("provider_hook", args=[gen.provider, gen.callback_secret])
+        callback = settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return SubmitRequest(spec=gen.spec, params=gen.params, external_id=gen.external_id, callback_url=callback)
+
+
+def _note_credential_problem(gen: Generation, exc: ProviderError) -> None:
+    """Auth and out-of-credit errors are the admin's to fix: show them on the credential at once."""
+    if exc.kind in ("auth", "no_credit"):
+        ProviderCredential.objects.filter(pk=gen.credential_id).update(
+            last_error=exc.message, last_error_at=timezone.now()
+        )
+
+
+def generation_fail(
+    pk: uuid.UUID, *, reason: str, detail: str = "", statuses: set[str] | None = None
+) -> bool:
+    """Mark failed and refund, in one transaction; only the first caller wins."""
+    statuses = statuses or (Generation.IN_FLIGHT | {S.NEEDS_ATTENTION})
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Generation.objects.filter(pk=pk, status__in=statuses).update(
+            status=S.FAILED,
+            error=reason[:1000],
+            error_detail=detail[:8000],
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+            next_run_at=None,
+        )
+        if moved != 1:
+            return False
+        gen = Generation.objects.select_related("owner").get(pk=pk)
+        credits_refund(generation=gen, reason=reason[:200])
+    log.info("generation %s failed: %s", pk, reason)
+    return True
+
+
+def _deadline_passed(gen: Generation) -> bool:
+    if timezone.now() < gen.deadline_at:
+        return False
+    minutes = round((gen.deadline_at - gen.created_at).total_seconds() / 60)
+    generation_fail(gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.")
+    return True
+
+
+# --- submit ---------------------------------------------------------------------------------------------------
+def submit_step(gen: Generation) -> str:
+    """Synchronous providers block a worker for minutes, so they have a queue of their own."""
+    return "submit_sync" if gen.spec.provider_info.synchronous else "submit"
+
+
+def generation_submit(pk: uuid.UUID) -> None:
+    """Send a queued generation to its provider (or resolve a submit whose outcome we never learned)."""
+    gen = _claim(pk, {S.QUEUED}, SUBMIT_LEASE, status=S.SUBMITTING, submit_attempts=F("submit_attempts") + 1)
+    if gen is not None:
+        if _deadline_passed(gen):
+            return
+        client = client_for(gen.credential)
+        if client.synchronous:
+            _advance(gen, S.SUBMITTING, lease_until=timezone.now() + SYNC_LEASE)
+            _generate_sync(gen, client)
+        else:
+            _send(gen, client)
+        return
+    gen = _claim(pk, {S.SUBMITTING}, SUBMIT_LEASE, due=False)
+    if gen is not None:  # an earlier submit job died or timed out: the request may have reached the provider
+        _resolve_unknown_submit(gen, client_for(gen.credential))
+
+
+def _send(gen: Generation, client: Client) -> None:
+    try:
+        result = client.submit(_request(gen))
+    except SubmitOutcomeUnknown as exc:
+        log.warning("generation %s: submit outcome unknown (%s)", gen.pk, exc.message)
+        _advance(gen, S.SUBMITTING, error=exc.message, error_detail=exc.body, next_run_at=timezone.now())
+        _resolve_unknown_submit(Generation.objects.select_related("credential").get(pk=gen.pk), client, claimed=False)
+        return
+    except ProviderError as exc:
+        _submit_failed(gen, exc)
+        return
+    moved = _advance(
+        gen,
+        S.SUBMITTING,
+        status=S.SUBMITTED,
+        provider_task_id=result.task_id,
+        provider_status=result.status,
+        provider_response=result.raw,
+        submitted_at=timezone.now(),
+        next_run_at=timezone.now() + timedelta(seconds=settings.POLL_FIRST_SECONDS),
+        error="",
+    )
+    if moved:
+        schedule("poll", gen.pk, key="0", delay=settings.POLL_FIRST_SECONDS)
+
+
+def _submit_failed(gen: Generation, exc: ProviderError) -> None:
+    _note_credential_problem(gen, exc)
+    if exc.kind == "duplicate":  # our external id already exists there: the first send did arrive
+        _advance(gen, S.SUBMITTING, next_run_at=timezone.now())
+        schedule(submit_step(gen), gen.pk, key=f"dup{gen.submit_attempts}", delay=backoff(gen.submit_attempts))
+        return
+    if exc.permanent or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        generation_fail(gen.pk, reason=exc.message, detail=exc.body, statuses={S.SUBMITTING})
+        return
+    delay = backoff(gen.submit_attempts, exc.retry_after)
+    if _advance(gen, S.SUBMITTING, status=S.QUEUED, error=exc.message, error_detail=exc.body,
+                next_run_at=timezone.now() + timedelta(seconds=delay)):
+        schedule(submit_step(gen), gen.pk, key=str(gen.submit_attempts), delay=delay)
+
+
+def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = True) -> None:
+    """Never resend blindly: look the task up by our external id, or hand the row to an admin."""
+    if not client.has_external_id:
+        _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, next_run_at=None)
+        return
+    if not claimed and _claim(gen.pk, {S.SUBMITTING}, SUBMIT_LEASE, due=False) is None:
+        return
+    try:
+        found = client.find_by_external_id(gen.external_id, spec=gen.spec)
+    except ProviderError as exc:
+        if timezone.now() >= gen.deadline_at or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
+            return
+        delay = backoff(gen.submit_attempts, exc.retry_after)
+        Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
+        if _advance(gen, S.SUBMITTING, error=exc.message, next_run_at=timezone.now() + timedelta(seconds=delay)):
+            schedule("submit", gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
+        return
+    if found is not None:
+        if _advance(gen, S.SUBMITTING, status=S.SUBMITTED, provider_task_id=found.task_id, provider_status=found.status,
+                    provider_response=found.raw, submitted_at=timezone.now(), next_run_at=timezone.now(), error=""):
+            schedule("poll", gen.pk, key="0")
+        return
+    if gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT)
+        return
+    # The provider has no task with our id, so the earlier request never arrived: sending is safe (and the
+    # provider would refuse a second task with the same external id anyway).
+    Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
+    gen.refresh_from_db()
+    _send(gen, client)
+
+
+# --- poll -----------------------------------------------------------------------------------------------------
+def generation_poll(pk: uuid.UUID) -> None:
+    """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund."""
+    gen = _claim(pk, Generation.POLLING, POLL_LEASE, poll_count=F("poll_count") + 1)
+    if gen is None or _deadline_passed(gen):
+        return
+    try:
+        result = client_for(gen.credential).poll(gen.provider_task_id, spec=gen.spec)
+    except ProviderError as exc:
+        _note_credential_problem(gen, exc)
+        if exc.kind == "not_found" and gen.poll_errors >= 3:
+            generation_fail(gen.pk, reason="The provider no longer knows this task.", detail=exc.body,
+                            statuses=Generation.POLLING)
+            return
+        delay = backoff(gen.poll_count, exc.retry_after)
+        if _advance(gen, gen.status, error=exc.message, error_detail=exc.body, poll_errors=F("poll_errors") + 1,
+                    next_run_at=timezone.now() + timedelta(seconds=delay)):
+            schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
+        return
+    now = timezone.now()
+    seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": ""}
+    if result.state == "succeeded":
+        if _advance(gen, gen.status, status=S.DOWNLOADING, video_url=result.video_url, downloading_at=now,
+                    running_at=gen.running_at or now, next_run_at=now, **seen):
+            schedule("fetch", gen.pk, key="0")
+    elif result.state == "failed":
+        generation_fail(gen.pk, reason=result.reason or "The provider could not make this video.",
+                        detail=str(result.raw)[:8000], statuses=Generation.POLLING)
+    else:
+        status = S.RUNNING if result.state == "running" else gen.status
+        delay = backoff(gen.poll_count, result.retry_after)
+        if _advance(gen, gen.status, status=status, running_at=gen.running_at or (now if status == S.RUNNING else None),
+                    next_run_at=now + timedelta(seconds=delay), **seen):
+            schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
+
+
+def generation_poll_soon(gen: Generation) -> bool:
+    """A provider callback arrived: poll now instead of at the scheduled time (at most one extra poll at once)."""
+    now = timezone.now()
+    moved = Generation.objects.filter(pk=gen.pk, status__in=Generation.POLLING, next_run_at__gt=now).update(
+        next_run_at=now, callbacks_received=F("callbacks_received") + 1
+    )
+    if moved:
+        gen.refresh_from_db(fields=["poll_count"])
+        schedule("poll", gen.pk, key=f"{gen.poll_count}cb")
+    return bool(moved)
+
+
+# --- fetch ----------------------------------------------------------------------------------------------------
+def _heartbeat(pk: uuid.UUID, lease: timedelta = FETCH_LEASE) -> Any:
+    def beat(_bytes: int) -> None:
+        Generation.objects.filter(pk=pk, status=S.DOWNLOADING).update(lease_until=timezone.now() + lease)
+
+    return beat
+
+
+def _tmp_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT).parent / "tmp" if not settings.AWS_STORAGE_BUCKET_NAME else None
+    if path is None:
+        return Path(tempfile.gettempdir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def generation_fetch(pk: uuid.UUID) -> None:
+    """Stream the provider's video into our storage, verify it, make a poster, then (and only then) mark ready."""
+    gen = _claim(pk, {S.DOWNLOADING}, FETCH_LEASE, fetch_attempts=F("fetch_attempts") + 1)
+    if gen is None:
+        return
+    if not gen.video_url:  # a synchronous generation whose worker died mid-body: the bytes are gone
+        _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION,
+                 error="The video finished at the provider but its download was interrupted. An admin will check it.")
+        return
+    with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
+        try:
+            got = download(gen.video_url, tmp, max_bytes=settings.VIDEO_MAX_BYTES,
+                           allowed_hosts=tuple(settings.FETCH_ALLOWED_HOSTS), on_progress=_heartbeat(gen.pk))
+            tmp.flush()
+            _store(gen, Path(tmp.name), size=got.size, sha256=got.sha256)
+        except (DownloadError, InvalidVideo) as exc:
+            _fetch_failed(gen, exc)
+
+
+def _fetch_failed(gen: Generation, exc: DownloadError | InvalidVideo) -> None:
+    message = getattr(exc, "message", str(exc))
+    permanent = getattr(exc, "permanent", False)
+    if permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS:
+        generation_fail(gen.pk, reason=f"We could not download the finished video: {message}",
+                        statuses={S.DOWNLOADING})
+        return
+    delay = backoff(gen.fetch_attempts)
+    if _advance(gen, S.DOWNLOADING, error=message, next_run_at=timezone.now() + timedelta(seconds=delay)):
+        schedule("fetch", gen.pk, key=str(gen.fetch_attempts), delay=delay)
+
+
+def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
+    """Probe, poster, save both to storage, then flip to READY in one guarded update."""
+    info = probe(path)
+    poster_path = path.with_suffix(".jpg")
+    try:
+        make_poster(path, poster_path)
+        tag = sha256[:12]
+        with path.open("rb") as fh:
+            video_name = default_storage.save(f"videos/{gen.pk}/video-{tag}.mp4", File(fh))
+        with poster_path.open("rb") as fh:
+            poster_name = default_storage.save(f"videos/{gen.pk}/poster-{tag}.jpg", File(fh))
+    finally:
+        with suppress(FileNotFoundError):
+            poster_path.unlink()
+    ready = _advance(
+        gen, S.DOWNLOADING, status=S.READY, video=video_name, poster=poster_name, file_size=size, checksum=sha256,
+        video_duration=round(info.duration, 3), width=info.width, height=info.height, has_audio=info.has_audio,
+        finished_at=timezone.now(), next_run_at=None, error="",
+    )
+    if not ready:  # another fetch won the race or an admin moved the row: keep storage clean
+        default_storage.delete(video_name)
+        default_storage.delete(poster_name)
+    else:
+        log.info("generation %s ready (%s bytes)", gen.pk, size)
+
+
+def _generate_sync(gen: Generation, client: Client) -> None:
+    """Synchronous providers (Segmind v1): the answer to the submit is the video body itself."""
+    with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
+        try:
+            with client.generate(_request(gen)) as chunks:
+                now = timezone.now()
+                if not _advance(gen, S.SUBMITTING, status=S.DOWNLOADING, submitted_at=now, running_at=now,
+                                downloading_at=now, lease_until=now + FETCH_LEASE):
+                    return
+                got = _write_capped(chunks, tmp, _heartbeat(gen.pk))
+        except SubmitOutcomeUnknown as exc:
+            _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
+            return
+        except ProviderError as exc:
+            if gen.status == S.SUBMITTING and Generation.objects.filter(pk=gen.pk, status=S.SUBMITTING).exists():
+                _submit_failed(gen, exc)
+            else:
+                _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
+            return
+        except DownloadError as exc:
+            _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.message)
+            return
+        gen.refresh_from_db()
+        try:
+            _store(gen, Path(tmp.name), size=got[0], sha256=got[1])
+        except InvalidVideo as exc:
+            generation_fail(gen.pk, reason=f"The provider sent something that is not a video: {exc}",
+                            statuses={S.DOWNLOADING})
+
+
+def _write_capped(chunks: Any, fileobj: Any, beat: Any) -> tuple[int, str]:
+    import hashlib
+    import time
+
+    digest, size, last = hashlib.sha256(), 0, 0.0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > settings.VIDEO_MAX_BYTES:
+            raise DownloadError("The video is larger than this site accepts.", permanent=True, kind="too_large")
+        digest.update(chunk)
+        fileobj.write(chunk)
+        if time.monotonic() - last > 1:
+            beat(size)
+            last = time.monotonic()
+    fileobj.flush()
+    return size, digest.hexdigest()

@@ -1,0 +1,53 @@
+"""The recovery sweep: the database says what should be happening; this makes sure a job is on its way.
+
+Runs every SWEEP_INTERVAL_SECONDS (enqueued by every worker's ticker, deduplicated through Redis) and from
+`manage.py recover_generations`. It finds in-flight rows whose lease expired (the job died: SIGKILL, OOM,
+deploy) or whose next step is overdue (the job was lost: Redis flushed, enqueue failed at commit) and enqueues
+the step again. Steps are idempotent, so an extra enqueue is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from generations.models import Generation
+from generations.scheduling import schedule
+from generations.services.pipeline import generation_fail, submit_step
+
+log = logging.getLogger(__name__)
+S = Generation.Status
+GRACE = timedelta(seconds=30)  # how late a scheduled step may start before we assume its job was lost
+
+
+def generations_recover(*, limit: int = 2000) -> Counter[str]:
+    now = timezone.now()
+    overdue = (
+        Generation.objects.in_flight()
+        .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_run_at__lt=now - GRACE)
+                | Q(lease_until__isnull=True, next_run_at__isnull=True, created_at__lt=now - GRACE))
+        .only("pk", "status", "model", "deadline_at", "submit_attempts", "poll_count", "fetch_attempts", "created_at")
+        .order_by("next_run_at")[:limit]
+    )
+    done: Counter[str] = Counter()
+    for gen in overdue:
+        if gen.status in (S.QUEUED, S.SUBMITTED, S.RUNNING) and now >= gen.deadline_at:
+            minutes = round((gen.deadline_at - gen.created_at).total_seconds() / 60)
+            generation_fail(gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.",
+                            statuses={gen.status})
+            done["failed_deadline"] += 1
+            continue
+        if gen.status in (S.QUEUED, S.SUBMITTING):
+            schedule(submit_step(gen), gen.pk, key=f"s{gen.submit_attempts}")
+        elif gen.status in Generation.POLLING:
+            schedule("poll", gen.pk, key=str(gen.poll_count))
+        elif gen.status == S.DOWNLOADING:
+            schedule("fetch", gen.pk, key=f"s{gen.fetch_attempts}")
+        done[gen.status] += 1
+    if done:
+        log.info("recovery sweep re-enqueued %s", dict(done))
+    return done

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from generations.views import credits, detail, files, gallery, hooks, library, new
+
+urlpatterns = [
+    path("", gallery.gallery, name="gallery"),
+    path("gallery/", gallery.gallery, name="gallery_page"),
+    path("new/", new.new_video, name="new_video"),
+    path("new/quote.json", new.quote, name="quote"),
+    path("videos/", library.my_videos, name="my_videos"),
+    path("videos/<uuid:pk>/", detail.generation_detail, name="generation"),
+    path("videos/<uuid:pk>/status.json", detail.generation_status, name="generation_status"),
+    path("videos/<uuid:pk>/cancel/", detail.generation_cancel_view, name="generation_cancel"),
+    path("videos/<uuid:pk>/visibility/", detail.generation_visibility, name="generation_visibility"),
+    path("videos/<uuid:pk>/delete/", detail.generation_delete_view, name="generation_delete"),
+    path("videos/<uuid:pk>/favorite/", detail.generation_favorite, name="generation_favorite"),
+    path("videos/<uuid:pk>/video.mp4", files.video_file, name="generation_video"),
+    path("videos/<uuid:pk>/poster.jpg", files.poster_file, name="generation_poster"),
+    path("credits/", credits.credits_page, name="credits"),
+    path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),
+]
