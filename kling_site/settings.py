@@ -150,6 +150,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_expire": MEDIA_URL_EXPIRE_SECONDS,
             "file_overwrite": False,
             "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", "") or None,
+            "signature_version": "s3v4",
         },
     }
 else:
