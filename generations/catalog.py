@@ -312,7 +312,7 @@ class _Reader:
 def _list(options: tuple[Any, ...]) -> str:
     items = [str(o) for o in options]
     if len(items) > 6 and all(i.isdigit() for i in items):
-        return f"{items[0]}–{items[-1]}"
+        return f"{items[0]} to {items[-1]}"
     return ", ".join(items[:-1]) + (" or " if len(items) > 1 else "") + items[-1]
 
 

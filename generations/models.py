@@ -66,7 +66,9 @@ class ProviderCredential(models.Model):
 class Price(models.Model):
     """Credits for one (model, mode, duration, sound); the cost is frozen on a generation when it is created."""
 
-    model = models.CharField(max_length=120, choices=[(k, f"{m.provider_info.label} · {m.label}") for k, m in catalog.CATALOG.items()])
+    model = models.CharField(
+        max_length=120, choices=[(k, f"{m.provider_info.label} · {m.label}") for k, m in catalog.CATALOG.items()]
+    )
     mode = models.CharField(max_length=8, choices=[(m, catalog.MODE_LABELS[m]) for m in catalog.MODES])
     duration = models.PositiveSmallIntegerField()
     sound = models.BooleanField(default=False)
@@ -334,3 +336,6 @@ class Favorite(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "generation"], name="favorite_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ★ {self.generation_id}"

@@ -32,10 +32,10 @@ _STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CAN
 
 def schedule(step: str, gen_id: Any, *, key: str, delay: float = 0.0) -> None:
     """Run `step` for a generation after `delay` seconds, once the current transaction commits."""
-    transaction.on_commit(lambda: _enqueue(step, str(gen_id), key=key, delay=delay), robust=True)
+    transaction.on_commit(lambda: enqueue_now(step, str(gen_id), key=key, delay=delay), robust=True)
 
 
-def _enqueue(step: str, gen_id: str, *, key: str, delay: float) -> Job | None:
+def enqueue_now(step: str, gen_id: str, *, key: str, delay: float = 0.0) -> Job | None:
     func, queue_name, timeout = STEPS[step]
     queue = django_rq.get_queue(queue_name)
     job_id = f"{step}-{gen_id}-{key}"

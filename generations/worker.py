@@ -1,9 +1,14 @@
-"""The RQ worker the Procfile runs: JSON jobs, plus a ticker thread that keeps the recovery sweep going.
+"""The RQ worker the Procfile runs: JSON jobs, plus a ticker thread that keeps recovery going.
 
-The ticker lives in the worker's parent process (not the forked work-horse) and only talks to Redis: every
-SWEEP_INTERVAL_SECONDS one worker across the fleet wins a short Redis lock and enqueues the sweep job. Because
-every worker runs a ticker, the sweep survives any single worker dying and a Redis flush (the next tick
-re-creates it); the sweep itself reads only the database.
+The ticker lives in the worker's parent process (not the forked work-horse) and only talks to Redis:
+- every SWEEP_INTERVAL_SECONDS one worker across the fleet wins a short Redis lock and enqueues the sweep job,
+  which reads the database and re-enqueues overdue steps. Every worker runs a ticker, so the sweep survives any
+  worker dying and a Redis flush.
+- every second it moves scheduled jobs that are more than SCHEDULER_GRACE seconds overdue onto their queue.
+  RQ's own scheduler normally does this within a second; but when the process holding RQ's scheduler lock is
+  SIGKILLed, the lock lives on for ~61 s and a new scheduler is only tried at the next maintenance pass, so
+  delayed polls would stall (RELIABILITY.md §1.6). A job is moved only by whoever removes it from the registry
+  (ZREM returns 1 once), and a job that still gets pushed twice runs once: steps claim rows with a compare-and-set.
 """
 
 from __future__ import annotations
@@ -15,36 +20,59 @@ from typing import Any
 
 import rq
 from django.conf import settings
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "kling:sweep-lock"
+SCHEDULER_GRACE = 2.0
 
 
 class Worker(rq.Worker):
     def __init__(self, *args: Any, **kwargs: Any):
         if not kwargs.get("serializer"):
             kwargs["serializer"] = JSONSerializer
+        kwargs.setdefault("maintenance_interval", 60)
         super().__init__(*args, **kwargs)
         self._ticker_stop = threading.Event()
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         if not kwargs.get("burst"):
-            threading.Thread(target=self._tick, name="sweep-ticker", daemon=True).start()
+            threading.Thread(target=self._tick, name="recovery-ticker", daemon=True).start()
         try:
             return super().work(*args, **kwargs)
         finally:
             self._ticker_stop.set()
 
     def _tick(self) -> None:
-        from generations.scheduling import _enqueue
-
-        interval = max(5, settings.SWEEP_INTERVAL_SECONDS)
-        wait = 1.0  # first sweep right after start: a restarted fleet recovers at once
-        while not self._ticker_stop.wait(wait):
-            wait = interval
+        interval = max(3, settings.SWEEP_INTERVAL_SECONDS)
+        next_sweep = time.monotonic() + 1  # first sweep right after start: a restarted fleet recovers at once
+        while not self._ticker_stop.wait(1.0):
             try:
-                if self.connection.set(SWEEP_LOCK, self.name, nx=True, ex=interval - 1):
-                    _enqueue("sweep", "all", key=str(int(time.time() // interval)), delay=0)
+                move_overdue_scheduled_jobs(self.queues, self.connection, self.serializer)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + interval
+                    if self.connection.set(SWEEP_LOCK, self.name, nx=True, ex=max(1, interval - 1)):
+                        from generations.scheduling import enqueue_now
+
+                        enqueue_now("sweep", "all", key=str(int(time.time() // interval)))
             except Exception:  # Redis away for a moment: the next tick tries again
-                log.warning("sweep ticker could not reach Redis", exc_info=True)
+                log.warning("recovery ticker could not reach Redis", exc_info=True)
+
+
+def move_overdue_scheduled_jobs(queues: list[Any], connection: Any, serializer: Any) -> int:
+    moved = 0
+    cutoff = time.time() - SCHEDULER_GRACE
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue.name, connection=connection, serializer=serializer)
+        for job_id in registry.get_jobs_to_schedule(int(cutoff)):
+            if connection.zrem(registry.key, job_id) != 1:
+                continue  # RQ's scheduler or another worker took it
+            try:
+                queue._enqueue_job(Job.fetch(job_id, connection=connection, serializer=serializer))
+                moved += 1
+            except NoSuchJobError:
+                continue
+    return moved

@@ -96,7 +96,9 @@ class Env:
         try:
             return environ.Env.email_url_config(value)
         except (ValueError, KeyError) as exc:
-            raise ImproperlyConfigured(f"{name} is not an e-mail URL such as smtp+tls://user:pass@host:587 ({exc}).")
+            raise ImproperlyConfigured(
+                f"{name} is not an e-mail URL such as smtp+tls://user:pass@host:587 ({exc})."
+            ) from None
 
     def secret_key(self, *, debug: bool, dev_key_file: Path) -> str:
         """SECRET_KEY is required in production; in DEBUG a random key is kept in var/ for this checkout."""
@@ -124,7 +126,9 @@ class Env:
             try:
                 Fernet(key)
             except ValueError:
-                raise ImproperlyConfigured(f"{name} holds a value that is not a Fernet key (32 url-safe base64 bytes).")
+                raise ImproperlyConfigured(
+                    f"{name} holds a value that is not a Fernet key (32 url-safe base64 bytes)."
+                ) from None
         return keys
 
 

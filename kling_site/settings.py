@@ -113,6 +113,12 @@ GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", 30 * 60)
 POLL_FIRST_SECONDS = env.float("POLL_FIRST_SECONDS", 5.0)
 POLL_MAX_SECONDS = env.float("POLL_MAX_SECONDS", 60.0)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", 30)
+# Provider HTTP timeouts (seconds); Segmind v1 answers only when the video is done.
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", 5.0)
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", 30.0)
+PROVIDER_SYNC_READ_TIMEOUT = env.float("PROVIDER_SYNC_READ_TIMEOUT", 900.0)
+# A job holds a generation this long before the sweep assumes it died (must exceed the submit job's timeout).
+LEASE_SECONDS = env.int("LEASE_SECONDS", 150)
 VIDEO_MAX_BYTES = env.int("VIDEO_MAX_BYTES", 1024 * 1024 * 1024)
 # host:port pairs the video fetcher may reach although they are not public addresses (the simulator).
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", [])
@@ -121,7 +127,7 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", "")
 SIMULATOR_KEYS = {
     "mulerun": "sim-mulerun-key",
     "aimlapi": "sim-aimlapi-key",
-    "kling": {"access_key": "sim-kling-ak", "secret_key": "sim-kling-sk"},
+    "kling": {"access_key": "sim-kling-access-key", "secret_key": "sim-kling-secret-key-for-the-local-simulator"},
     "powertokens": "sim-powertokens-key",
     "segmind": "sim-segmind-key",
 }
@@ -222,7 +228,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 LANGUAGE_CODE = "en-us"

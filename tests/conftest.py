@@ -78,8 +78,9 @@ def admin_user(db: None) -> Any:
 # --- provider credentials pointing at the simulator --------------------------------------------------------
 @pytest.fixture
 def sim_credentials(db: None, simulator: Any) -> dict[str, ProviderCredential]:
-    from generations.services.demo import demo_credentials
+    from generations.services.demo import demo_credentials, prices_seed
 
+    prices_seed()
     demo_credentials(simulator.base_url)
     return {c.provider: c for c in ProviderCredential.objects.all()}
 
@@ -119,8 +120,23 @@ def drive(*gens: Generation, timeout: float = 60) -> list[Generation]:
         run_jobs()
         return not Generation.objects.filter(pk__in=ids, status__in=Generation.IN_FLIGHT).exists()
 
-    wait_for(settled, timeout=timeout, step=0.05, what="generations to finish")
+    try:
+        wait_for(settled, timeout=timeout, step=0.05, what="generations to finish")
+    except AssertionError:
+        rows = Generation.objects.filter(pk__in=ids).values_list("status", "error", "poll_count", "next_run_at")
+        raise AssertionError(f"generations still in flight: {list(rows)}; failed jobs: {failed_jobs()}") from None
     return list(Generation.objects.filter(pk__in=ids))
+
+
+def failed_jobs() -> list[str]:
+    """Tracebacks of jobs that raised (a job should never raise: services record errors on the row)."""
+    out = []
+    for name in QUEUES:
+        queue = django_rq.get_queue(name)
+        for job in queue.failed_job_registry.get_job_ids():
+            fetched = queue.fetch_job(job)
+            out.append(f"{job}: {fetched.exc_info if fetched else '?'}")
+    return out
 
 
 def worker_env(**extra: str) -> dict[str, str]:
@@ -151,7 +167,11 @@ class WorkerProcess:
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", *QUEUES, "--with-scheduler"],
-            cwd=ROOT, env=env, stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -115,7 +115,9 @@ def credits_refund(*, generation: Generation, reason: str) -> CreditEntry | None
 
 def credits_audit() -> list[dict[str, Any]]:
     """Accounts whose cached balance differs from the sum of their ledger (should always be empty)."""
-    sums = dict(CreditEntry.objects.values_list("account").annotate(total=Sum("amount")).values_list("account", "total"))
+    sums = dict(
+        CreditEntry.objects.values_list("account").annotate(total=Sum("amount")).values_list("account", "total")
+    )
     problems = []
     for account in CreditAccount.objects.select_related("user"):
         ledger = sums.get(account.pk, 0) or 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-
 from django.utils import timezone
 
 from generations.models import Favorite, Generation
@@ -46,8 +45,13 @@ def generation_resume(*, generation: Generation, actor: Any, task_id: str) -> No
         raise ActionRefused("Enter the provider's task id (at most 200 characters).")
     now = timezone.now()
     moved = Generation.objects.filter(pk=generation.pk, status=S.NEEDS_ATTENTION).update(
-        status=S.SUBMITTED, provider_task_id=task_id, submitted_at=now, next_run_at=now, lease_until=None,
-        error="", updated_at=now,
+        status=S.SUBMITTED,
+        provider_task_id=task_id,
+        submitted_at=now,
+        next_run_at=now,
+        lease_until=None,
+        error="",
+        updated_at=now,
     )
     if moved != 1:
         raise ActionRefused("Only generations that need attention can be resumed with a task id.")
@@ -79,9 +83,11 @@ def generation_delete(*, generation: Generation, actor: Any) -> None:
     if generation.status in Generation.IN_FLIGHT:
         raise ActionRefused("This video is still being made; cancel it or wait until it finishes.")
     now = timezone.now()
-    moved = Generation.objects.filter(pk=generation.pk, deleted_at__isnull=True).exclude(
-        status__in=Generation.IN_FLIGHT
-    ).update(deleted_at=now, updated_at=now)
+    moved = (
+        Generation.objects.filter(pk=generation.pk, deleted_at__isnull=True)
+        .exclude(status__in=Generation.IN_FLIGHT)
+        .update(deleted_at=now, updated_at=now)
+    )
     if moved != 1:
         raise ActionRefused("This video was already deleted.")
     files = [f for f in (generation.video, generation.poster) if f]
@@ -99,7 +105,6 @@ def favorite_toggle(*, generation: Generation, user: Any) -> bool:
 
 __all__ = [
     "ActionRefused",
-
     "favorite_toggle",
     "generation_cancel",
     "generation_delete",

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -30,18 +31,27 @@ from generations.media.probe import InvalidVideo, make_poster, probe
 from generations.models import Generation, ProviderCredential
 from generations.providers import get_client
 from generations.providers.base import Client, Credential, ProviderError, SubmitOutcomeUnknown, SubmitRequest
+from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
 from generations.services.credits import credits_refund
 
 log = logging.getLogger(__name__)
 S = Generation.Status
 
-SUBMIT_LEASE = timedelta(seconds=150)  # job timeout 120 s + margin
-SYNC_LEASE = timedelta(seconds=1260)  # Segmind v1 blocks for minutes before the first byte
-POLL_LEASE = timedelta(seconds=90)
-FETCH_LEASE = timedelta(seconds=90)  # extended by heartbeats while bytes arrive
+
+def _lease(step: str) -> timedelta:
+    """How long a job may hold a row before the sweep assumes it died: longer than the step's job timeout.
+
+    A submit or poll job is killed by RQ after 120/60 s, so 150 s covers it; a fetch heartbeats every second
+    while bytes arrive; Segmind v1 waits minutes for its first byte.
+    """
+    seconds = settings.LEASE_SECONDS
+    return timedelta(seconds=seconds * 8.4 if step == "sync" else seconds)
+
+
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
+EARLY = timedelta(seconds=1.5)
 UNKNOWN_SUBMIT = (
     "We could not tell whether the provider received this request, and resending it could pay for the video twice. "
     "An admin will check it with the provider."
@@ -49,12 +59,16 @@ UNKNOWN_SUBMIT = (
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
-def _claim(pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, **updates: Any) -> Generation | None:
+def _claim(
+    pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, **updates: Any
+) -> Generation | None:
     """Take a row for one step if it is in `statuses` and no live job holds it; None if someone else has it."""
     now = timezone.now()
-    qs = Generation.objects.filter(pk=pk, status__in=statuses).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    if due:
-        qs = qs.filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+    qs = Generation.objects.filter(pk=pk, status__in=statuses).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    if due:  # RQ's scheduler keeps whole seconds, so a delayed job may start up to a second early
+        qs = qs.filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now + EARLY))
     if qs.update(lease_until=now + lease, updated_at=now, **updates) != 1:
         return None
     return Generation.objects.select_related("credential", "owner").get(pk=pk)
@@ -76,7 +90,15 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 
 
 def client_for(credential: ProviderCredential) -> Client:
-    return get_client(Credential(credential.provider, credential.effective_base_url, credential.get_secrets()))
+    """A client with the configured timeouts; synchronous providers hold the line for a whole generation."""
+    info = credential.provider_info
+    read = settings.PROVIDER_SYNC_READ_TIMEOUT if info.synchronous else settings.PROVIDER_READ_TIMEOUT
+    options = HttpOptions(
+        timeout=httpx.Timeout(connect=settings.PROVIDER_CONNECT_TIMEOUT, read=read, write=10.0, pool=5.0),
+        deadline=read + 30.0,
+    )
+    secrets = credential.get_secrets()
+    return get_client(Credential(credential.provider, credential.effective_base_url, secrets), options=options)
 
 
 def _request(gen: Generation) -> SubmitRequest:
@@ -95,9 +117,7 @@ def _note_credential_problem(gen: Generation, exc: ProviderError) -> None:
         )
 
 
-def generation_fail(
-    pk: uuid.UUID, *, reason: str, detail: str = "", statuses: set[str] | None = None
-) -> bool:
+def generation_fail(pk: uuid.UUID, *, reason: str, detail: str = "", statuses: set[str] | None = None) -> bool:
     """Mark failed and refund, in one transaction; only the first caller wins."""
     statuses = statuses or (Generation.IN_FLIGHT | {S.NEEDS_ATTENTION})
     now = timezone.now()
@@ -135,18 +155,18 @@ def submit_step(gen: Generation) -> str:
 
 def generation_submit(pk: uuid.UUID) -> None:
     """Send a queued generation to its provider (or resolve a submit whose outcome we never learned)."""
-    gen = _claim(pk, {S.QUEUED}, SUBMIT_LEASE, status=S.SUBMITTING, submit_attempts=F("submit_attempts") + 1)
+    gen = _claim(pk, {S.QUEUED}, _lease("submit"), status=S.SUBMITTING, submit_attempts=F("submit_attempts") + 1)
     if gen is not None:
         if _deadline_passed(gen):
             return
         client = client_for(gen.credential)
         if client.synchronous:
-            _advance(gen, S.SUBMITTING, lease_until=timezone.now() + SYNC_LEASE)
+            _advance(gen, S.SUBMITTING, lease_until=timezone.now() + _lease("sync"))
             _generate_sync(gen, client)
         else:
             _send(gen, client)
         return
-    gen = _claim(pk, {S.SUBMITTING}, SUBMIT_LEASE, due=False)
+    gen = _claim(pk, {S.SUBMITTING}, _lease("submit"), due=False)
     if gen is not None:  # an earlier submit job died or timed out: the request may have reached the provider
         _resolve_unknown_submit(gen, client_for(gen.credential))
 
@@ -187,8 +207,14 @@ def _submit_failed(gen: Generation, exc: ProviderError) -> None:
         generation_fail(gen.pk, reason=exc.message, detail=exc.body, statuses={S.SUBMITTING})
         return
     delay = backoff(gen.submit_attempts, exc.retry_after)
-    if _advance(gen, S.SUBMITTING, status=S.QUEUED, error=exc.message, error_detail=exc.body,
-                next_run_at=timezone.now() + timedelta(seconds=delay)):
+    if _advance(
+        gen,
+        S.SUBMITTING,
+        status=S.QUEUED,
+        error=exc.message,
+        error_detail=exc.body,
+        next_run_at=timezone.now() + timedelta(seconds=delay),
+    ):
         schedule(submit_step(gen), gen.pk, key=str(gen.submit_attempts), delay=delay)
 
 
@@ -197,7 +223,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
     if not client.has_external_id:
         _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, next_run_at=None)
         return
-    if not claimed and _claim(gen.pk, {S.SUBMITTING}, SUBMIT_LEASE, due=False) is None:
+    if not claimed and _claim(gen.pk, {S.SUBMITTING}, _lease("submit"), due=False) is None:
         return
     try:
         found = client.find_by_external_id(gen.external_id, spec=gen.spec)
@@ -211,8 +237,17 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
             schedule("submit", gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
         return
     if found is not None:
-        if _advance(gen, S.SUBMITTING, status=S.SUBMITTED, provider_task_id=found.task_id, provider_status=found.status,
-                    provider_response=found.raw, submitted_at=timezone.now(), next_run_at=timezone.now(), error=""):
+        if _advance(
+            gen,
+            S.SUBMITTING,
+            status=S.SUBMITTED,
+            provider_task_id=found.task_id,
+            provider_status=found.status,
+            provider_response=found.raw,
+            submitted_at=timezone.now(),
+            next_run_at=timezone.now(),
+            error="",
+        ):
             schedule("poll", gen.pk, key="0")
         return
     if gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
@@ -228,7 +263,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
 # --- poll -----------------------------------------------------------------------------------------------------
 def generation_poll(pk: uuid.UUID) -> None:
     """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund."""
-    gen = _claim(pk, Generation.POLLING, POLL_LEASE, poll_count=F("poll_count") + 1)
+    gen = _claim(pk, Generation.POLLING, _lease("poll"), poll_count=F("poll_count") + 1)
     if gen is None or _deadline_passed(gen):
         return
     try:
@@ -236,28 +271,53 @@ def generation_poll(pk: uuid.UUID) -> None:
     except ProviderError as exc:
         _note_credential_problem(gen, exc)
         if exc.kind == "not_found" and gen.poll_errors >= 3:
-            generation_fail(gen.pk, reason="The provider no longer knows this task.", detail=exc.body,
-                            statuses=Generation.POLLING)
+            generation_fail(
+                gen.pk, reason="The provider no longer knows this task.", detail=exc.body, statuses=Generation.POLLING
+            )
             return
         delay = backoff(gen.poll_count, exc.retry_after)
-        if _advance(gen, gen.status, error=exc.message, error_detail=exc.body, poll_errors=F("poll_errors") + 1,
-                    next_run_at=timezone.now() + timedelta(seconds=delay)):
+        if _advance(
+            gen,
+            gen.status,
+            error=exc.message,
+            error_detail=exc.body,
+            poll_errors=F("poll_errors") + 1,
+            next_run_at=timezone.now() + timedelta(seconds=delay),
+        ):
             schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
         return
     now = timezone.now()
     seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": ""}
     if result.state == "succeeded":
-        if _advance(gen, gen.status, status=S.DOWNLOADING, video_url=result.video_url, downloading_at=now,
-                    running_at=gen.running_at or now, next_run_at=now, **seen):
+        if _advance(
+            gen,
+            gen.status,
+            status=S.DOWNLOADING,
+            video_url=result.video_url,
+            downloading_at=now,
+            running_at=gen.running_at or now,
+            next_run_at=now,
+            **seen,
+        ):
             schedule("fetch", gen.pk, key="0")
     elif result.state == "failed":
-        generation_fail(gen.pk, reason=result.reason or "The provider could not make this video.",
-                        detail=str(result.raw)[:8000], statuses=Generation.POLLING)
+        generation_fail(
+            gen.pk,
+            reason=result.reason or "The provider could not make this video.",
+            detail=str(result.raw)[:8000],
+            statuses=Generation.POLLING,
+        )
     else:
         status = S.RUNNING if result.state == "running" else gen.status
         delay = backoff(gen.poll_count, result.retry_after)
-        if _advance(gen, gen.status, status=status, running_at=gen.running_at or (now if status == S.RUNNING else None),
-                    next_run_at=now + timedelta(seconds=delay), **seen):
+        if _advance(
+            gen,
+            gen.status,
+            status=status,
+            running_at=gen.running_at or (now if status == S.RUNNING else None),
+            next_run_at=now + timedelta(seconds=delay),
+            **seen,
+        ):
             schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
 
 
@@ -274,9 +334,9 @@ def generation_poll_soon(gen: Generation) -> bool:
 
 
 # --- fetch ----------------------------------------------------------------------------------------------------
-def _heartbeat(pk: uuid.UUID, lease: timedelta = FETCH_LEASE) -> Any:
+def _heartbeat(pk: uuid.UUID) -> Any:
     def beat(_bytes: int) -> None:
-        Generation.objects.filter(pk=pk, status=S.DOWNLOADING).update(lease_until=timezone.now() + lease)
+        Generation.objects.filter(pk=pk, status=S.DOWNLOADING).update(lease_until=timezone.now() + _lease("fetch"))
 
     return beat
 
@@ -291,17 +351,26 @@ def _tmp_dir() -> Path:
 
 def generation_fetch(pk: uuid.UUID) -> None:
     """Stream the provider's video into our storage, verify it, make a poster, then (and only then) mark ready."""
-    gen = _claim(pk, {S.DOWNLOADING}, FETCH_LEASE, fetch_attempts=F("fetch_attempts") + 1)
+    gen = _claim(pk, {S.DOWNLOADING}, _lease("fetch"), fetch_attempts=F("fetch_attempts") + 1)
     if gen is None:
         return
     if not gen.video_url:  # a synchronous generation whose worker died mid-body: the bytes are gone
-        _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION,
-                 error="The video finished at the provider but its download was interrupted. An admin will check it.")
+        _advance(
+            gen,
+            S.DOWNLOADING,
+            status=S.NEEDS_ATTENTION,
+            error="The video finished at the provider but its download was interrupted. An admin will check it.",
+        )
         return
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
         try:
-            got = download(gen.video_url, tmp, max_bytes=settings.VIDEO_MAX_BYTES,
-                           allowed_hosts=tuple(settings.FETCH_ALLOWED_HOSTS), on_progress=_heartbeat(gen.pk))
+            got = download(
+                gen.video_url,
+                tmp,
+                max_bytes=settings.VIDEO_MAX_BYTES,
+                allowed_hosts=tuple(settings.FETCH_ALLOWED_HOSTS),
+                on_progress=_heartbeat(gen.pk),
+            )
             tmp.flush()
             _store(gen, Path(tmp.name), size=got.size, sha256=got.sha256)
         except (DownloadError, InvalidVideo) as exc:
@@ -312,8 +381,7 @@ def _fetch_failed(gen: Generation, exc: DownloadError | InvalidVideo) -> None:
     message = getattr(exc, "message", str(exc))
     permanent = getattr(exc, "permanent", False)
     if permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS:
-        generation_fail(gen.pk, reason=f"We could not download the finished video: {message}",
-                        statuses={S.DOWNLOADING})
+        generation_fail(gen.pk, reason=f"We could not download the finished video: {message}", statuses={S.DOWNLOADING})
         return
     delay = backoff(gen.fetch_attempts)
     if _advance(gen, S.DOWNLOADING, error=message, next_run_at=timezone.now() + timedelta(seconds=delay)):
@@ -335,9 +403,20 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         with suppress(FileNotFoundError):
             poster_path.unlink()
     ready = _advance(
-        gen, S.DOWNLOADING, status=S.READY, video=video_name, poster=poster_name, file_size=size, checksum=sha256,
-        video_duration=round(info.duration, 3), width=info.width, height=info.height, has_audio=info.has_audio,
-        finished_at=timezone.now(), next_run_at=None, error="",
+        gen,
+        S.DOWNLOADING,
+        status=S.READY,
+        video=video_name,
+        poster=poster_name,
+        file_size=size,
+        checksum=sha256,
+        video_duration=round(info.duration, 3),
+        width=info.width,
+        height=info.height,
+        has_audio=info.has_audio,
+        finished_at=timezone.now(),
+        next_run_at=None,
+        error="",
     )
     if not ready:  # another fetch won the race or an admin moved the row: keep storage clean
         default_storage.delete(video_name)
@@ -352,8 +431,15 @@ def _generate_sync(gen: Generation, client: Client) -> None:
         try:
             with client.generate(_request(gen)) as chunks:
                 now = timezone.now()
-                if not _advance(gen, S.SUBMITTING, status=S.DOWNLOADING, submitted_at=now, running_at=now,
-                                downloading_at=now, lease_until=now + FETCH_LEASE):
+                if not _advance(
+                    gen,
+                    S.SUBMITTING,
+                    status=S.DOWNLOADING,
+                    submitted_at=now,
+                    running_at=now,
+                    downloading_at=now,
+                    lease_until=now + _lease("fetch"),
+                ):
                     return
                 got = _write_capped(chunks, tmp, _heartbeat(gen.pk))
         except SubmitOutcomeUnknown as exc:
@@ -372,8 +458,9 @@ def _generate_sync(gen: Generation, client: Client) -> None:
         try:
             _store(gen, Path(tmp.name), size=got[0], sha256=got[1])
         except InvalidVideo as exc:
-            generation_fail(gen.pk, reason=f"The provider sent something that is not a video: {exc}",
-                            statuses={S.DOWNLOADING})
+            generation_fail(
+                gen.pk, reason=f"The provider sent something that is not a video: {exc}", statuses={S.DOWNLOADING}
+            )
 
 
 def _write_capped(chunks: Any, fileobj: Any, beat: Any) -> tuple[int, str]:

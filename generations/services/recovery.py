@@ -28,8 +28,11 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     now = timezone.now()
     overdue = (
         Generation.objects.in_flight()
-        .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_run_at__lt=now - GRACE)
-                | Q(lease_until__isnull=True, next_run_at__isnull=True, created_at__lt=now - GRACE))
+        .filter(
+            Q(lease_until__lt=now)
+            | Q(lease_until__isnull=True, next_run_at__lt=now - GRACE)
+            | Q(lease_until__isnull=True, next_run_at__isnull=True, created_at__lt=now - GRACE)
+        )
         .only("pk", "status", "model", "deadline_at", "submit_attempts", "poll_count", "fetch_attempts", "created_at")
         .order_by("next_run_at")[:limit]
     )
@@ -37,8 +40,9 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     for gen in overdue:
         if gen.status in (S.QUEUED, S.SUBMITTED, S.RUNNING) and now >= gen.deadline_at:
             minutes = round((gen.deadline_at - gen.created_at).total_seconds() / 60)
-            generation_fail(gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.",
-                            statuses={gen.status})
+            generation_fail(
+                gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.", statuses={gen.status}
+            )
             done["failed_deadline"] += 1
             continue
         if gen.status in (S.QUEUED, S.SUBMITTING):

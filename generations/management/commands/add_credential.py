@@ -17,7 +17,7 @@ class Command(BaseCommand):
         '{"access_key": "...", "secret_key": "..."}; the others a plain API key.'
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
         parser.add_argument("--label", required=True)
         parser.add_argument("--base-url", default="")

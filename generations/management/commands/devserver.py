@@ -22,7 +22,7 @@ from kling_site import devredis
 class Command(BaseCommand):
     help = "Run web, worker, simulator (and Redis if needed) together for development."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--simulator-port", type=int, default=int(os.environ.get("SIMULATOR_PORT", 8765)))
         parser.add_argument("--task-seconds", type=float, default=float(os.environ.get("SIM_TASK_SECONDS", 8)))
@@ -38,7 +38,9 @@ class Command(BaseCommand):
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
             cmd = devredis.server_command(redis_port, settings.VAR_DIR / "redis")
             manager.add_process("redis", " ".join(cmd), env=env)
-            self.stdout.write(f"No Redis at REDIS_URL; starting a private one on port {redis_port} (data in var/redis).")
+            self.stdout.write(
+                f"No Redis at REDIS_URL; starting a private one on port {redis_port} (data in var/redis)."
+            )
         sim_url = f"http://127.0.0.1:{simulator_port}"
         env.update(
             REDIS_URL=redis_url,
@@ -54,11 +56,16 @@ class Command(BaseCommand):
         username, password = demo_admin()
         self._banner(port, username, password, made)
 
-        manager.add_process("web", f"{py} -m gunicorn kling_site.wsgi --bind 127.0.0.1:{port} --workers 2 "
-                            "--threads 4 --timeout 60 --access-logfile -", env=env)
+        manager.add_process(
+            "web",
+            f"{py} -m gunicorn kling_site.wsgi --bind 127.0.0.1:{port} --workers 2 "
+            "--threads 4 --timeout 60 --access-logfile -",
+            env=env,
+        )
         manager.add_process("worker", f"{py} manage.py rqworker default fetch long --with-scheduler", env=env)
-        manager.add_process("simulator", f"{py} manage.py simulator --port {simulator_port} "
-                            f"--task-seconds {task_seconds}", env=env)
+        manager.add_process(
+            "simulator", f"{py} manage.py simulator --port {simulator_port} --task-seconds {task_seconds}", env=env
+        )
         manager.loop()
         sys.exit(manager.returncode)
 

@@ -9,7 +9,7 @@ from generations.services.credits import CreditsError, credits_grant
 class Command(BaseCommand):
     help = "Give credits to a member (writes a ledger row with the reason)."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("amount", type=int)
         parser.add_argument("--reason", required=True)
