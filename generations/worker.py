@@ -32,8 +32,8 @@ SCHEDULER_GRACE = 2.0
 
 class Worker(rq.Worker):
     def __init__(self, *args: Any, **kwargs: Any):
-        if not kwargs.get("serializer"):
-            kwargs["serializer"] = JSONSerializer
+        # Jobs are JSON (ids only). `rqworker` passes RQ's pickle default explicitly, so this is not a setdefault.
+        kwargs["serializer"] = JSONSerializer
         kwargs.setdefault("maintenance_interval", 60)
         super().__init__(*args, **kwargs)
         self._ticker_stop = threading.Event()
@@ -54,10 +54,13 @@ class Worker(rq.Worker):
                 move_overdue_scheduled_jobs(self.queues, self.connection, self.serializer)
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + interval
-                    if self.connection.set(SWEEP_LOCK, self.name, nx=True, ex=max(1, interval - 1)):
+                    # One sweep per time slot across the fleet; the key names the slot, so a worker configured
+                    # with another interval can never hold back everyone else's sweeps.
+                    slot = int(time.time() // interval)
+                    if self.connection.set(f"{SWEEP_LOCK}:{interval}:{slot}", self.name, nx=True, ex=interval + 5):
                         from generations.scheduling import enqueue_now
 
-                        enqueue_now("sweep", "all", key=str(int(time.time() // interval)))
+                        enqueue_now("sweep", "all", key=f"{interval}-{slot}")
             except Exception:  # Redis away for a moment: the next tick tries again
                 log.warning("recovery ticker could not reach Redis", exc_info=True)
 
