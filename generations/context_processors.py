@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"site_name": settings.SITE_NAME}
+    ctx: dict[str, Any] = {"brand_name": settings.SITE_NAME}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         from generations.models import CreditAccount

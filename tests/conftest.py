@@ -28,7 +28,7 @@ from generations.models import Generation, ProviderCredential
 from generations.services.credits import credits_grant
 
 pytest_plugins = [
-    name for name in ("tests.fixtures_simulator", "tests.fixtures_pages") if importlib.util.find_spec(name) is not None
+    name for name in ("tests.fixtures_simulator", "tests.fixtures_pages", "tests.fixtures_storage") if importlib.util.find_spec(name) is not None
 ]
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("default", "fetch", "long")

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import email.utils
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import httpx
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
@@ -17,7 +15,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from django.http import Http404, HttpResponseBase
 from django.test import RequestFactory, override_settings
-from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
 from generations.media import serving
@@ -252,37 +249,6 @@ def test_without_an_accel_prefix_django_streams(storage: FileSystemStorage) -> N
 
 
 # --- S3: a real S3 API on loopback ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Storage:
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"):
-        monkeypatch.delenv(var, raising=False)
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-    bucket = "kling-media"
-    boto3.client("s3", endpoint_url=s3_endpoint, **credentials).create_bucket(Bucket=bucket)
-    return S3Storage(
-        bucket_name=bucket,
-        endpoint_url=s3_endpoint,
-        access_key="testing",
-        secret_key="testing",
-        region_name="us-east-1",
-        addressing_style="path",
-        signature_version="s3v4",
-        default_acl=None,
-        querystring_auth=True,
-        querystring_expire=3600,  # the storage's own default, which the setting must override
-        file_overwrite=False,
-    )
 
 
 @override_settings(MEDIA_URL_EXPIRE_SECONDS=123)

@@ -255,3 +255,23 @@ def test_polling_backs_off_and_honours_retry_after(settings):
     assert delays[-1] >= 48  # capped at 60 ± 20 %
     assert backoff(1, retry_after=30) >= 30
     assert len({backoff(3) for _ in range(20)}) > 1  # jittered: pollers do not move in lockstep
+
+
+def test_with_s3_storage_the_video_lands_in_the_bucket_and_members_get_a_presigned_url(
+    alice, client, s3_default_storage, settings
+):
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    settings.MEDIA_URL_EXPIRE_SECONDS = 120
+    gen = factories.create(alice, **_params("mulerun:kling-v2.5-turbo"))
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert s3_default_storage.exists(gen.video.name) and s3_default_storage.exists(gen.poster.name)
+    client.force_login(alice)
+    response = client.get(f"/videos/{gen.pk}/video.mp4")
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response["Location"]).query)["X-Amz-Expires"] == ["120"]
+    body = httpx.get(response["Location"]).content
+    assert len(body) == gen.file_size and body[4:8] == b"ftyp"
