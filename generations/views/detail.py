@@ -1,0 +1,153 @@
+"""One generation: its page, its live status as JSON, and what its owner (or staff) can do to it."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from generations import catalog
+from generations.models import Favorite, Generation
+from generations.services.manage import (
+    ActionRefused,
+    favorite_toggle,
+    generation_cancel,
+    generation_delete,
+    generation_set_visibility,
+)
+from generations.views.access import get_generation_for_owner, get_generation_for_viewer
+
+S = Generation.Status
+# The steps a member sees; SUBMITTING shows as "Submitted" being the current step.
+STEPS = [(S.QUEUED, "Queued"), (S.SUBMITTED, "Submitted"), (S.RUNNING, "Generating"), (S.DOWNLOADING, "Downloading")]
+STEP_OF = {S.QUEUED: 0, S.SUBMITTING: 1, S.SUBMITTED: 1, S.RUNNING: 2, S.DOWNLOADING: 3}
+ESTIMATE_SAMPLE = 20
+
+
+def estimate_seconds(gen: Generation) -> int:
+    """Median time to ready of the last 20 ready videos of the same model and mode (index: model_finished)."""
+    rows = (
+        Generation.objects.filter(model=gen.model, mode=gen.mode, status=S.READY, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("created_at", "finished_at")[:ESTIMATE_SAMPLE]
+    )
+    took = [(done - made).total_seconds() for made, done in rows]
+    if took:
+        return max(round(statistics.median(took)), 1)
+    spec = catalog.CATALOG.get(gen.model)
+    return spec.typical_seconds if spec else 120
+
+
+def status_steps(gen: Generation) -> list[dict[str, str]]:
+    """Each step with its state (done/current/todo); the last step is the outcome once there is one."""
+    current = STEP_OF.get(gen.status, len(STEPS))
+    steps = [
+        {"key": key, "label": label, "state": "done" if i < current else "current" if i == current else "todo"}
+        for i, (key, label) in enumerate(STEPS)
+    ]
+    last = gen.status if gen.status not in Generation.IN_FLIGHT else S.READY
+    steps.append({"key": last, "label": S(last).label, "state": "current" if current == len(STEPS) else "todo"})
+    return steps
+
+
+def status_payload(gen: Generation) -> dict[str, Any]:
+    end = gen.finished_at or timezone.now()
+    finished = gen.status in Generation.FINISHED
+    payload = {
+        "status": gen.status,
+        "status_label": gen.get_status_display(),
+        "steps": status_steps(gen),
+        "elapsed": max(round((end - gen.created_at).total_seconds()), 0),
+        "estimate": estimate_seconds(gen),
+        "error": gen.error,
+        "is_finished": finished,
+        "needs_attention": gen.status == S.NEEDS_ATTENTION,
+        "refunded": gen.status in (S.FAILED, S.CANCELED) and gen.was_refunded,
+        "cost": gen.cost,
+        "poster_url": reverse("generation_poster", args=[gen.pk]) if gen.poster else "",
+        "video_url": reverse("generation_video", args=[gen.pk]) if gen.video and gen.status == S.READY else "",
+    }
+    return payload
+
+
+@require_GET
+def generation_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    gen = get_generation_for_viewer(request, pk)
+    can_manage = gen.owner_id == request.user.pk or request.user.is_staff
+    ctx = {
+        "gen": gen,
+        "spec": catalog.CATALOG.get(gen.model),
+        "status": status_payload(gen),
+        "can_manage": can_manage,
+        "is_favorite": Favorite.objects.filter(user=request.user, generation=gen).exists(),
+        "visibility_choices": Generation.Visibility.choices,
+    }
+    return render(request, "generations/generation.html", ctx)
+
+
+@require_GET
+def generation_status(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
+    gen = get_generation_for_viewer(request, pk)
+    response = JsonResponse(status_payload(gen))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def generation_cancel_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    gen = get_generation_for_owner(request, pk)
+    try:
+        generation_cancel(generation=gen, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Canceled. Your {gen.cost} credits were refunded.")
+    return redirect("generation", pk=gen.pk)
+
+
+@require_POST
+def generation_visibility(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    gen = get_generation_for_owner(request, pk)
+    try:
+        generation_set_visibility(generation=gen, visibility=request.POST.get("visibility", ""))
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        shared = gen.visibility == Generation.Visibility.TEAM
+        messages.success(request, "Shared with the team." if shared else "Now private: only you (and admins) see it.")
+    return redirect("generation", pk=gen.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def generation_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """GET asks for confirmation (works without JavaScript); POST deletes."""
+    gen = get_generation_for_owner(request, pk)
+    if request.method == "POST":
+        try:
+            generation_delete(generation=gen, actor=request.user)
+        except ActionRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("generation", pk=gen.pk)
+        messages.success(request, "The video was deleted.")
+        return redirect("my_videos")
+    return render(request, "generations/confirm_delete.html", {"gen": gen})
+
+
+@require_POST
+def generation_favorite(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    gen = get_generation_for_viewer(request, pk)
+    starred = favorite_toggle(generation=gen, user=request.user)
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"favorite": starred})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("generation", args=[gen.pk])
+    return redirect(target)

@@ -1,0 +1,119 @@
+// Generation page: follow the status without a reload (status.json every 2 s while in flight),
+// tick the elapsed time, and swap in the player when the video is ready.
+(function () {
+  "use strict";
+  var root = document.getElementById("generation");
+  if (!root || root.getAttribute("data-in-flight") !== "1") return;
+
+  var url = root.getAttribute("data-status-url");
+  var $ = function (sel) { return document.querySelector(sel); };
+  var all = function (sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); };
+  var elapsed = 0;
+  var estimate = 0;
+  var finished = false;
+  var timer = null;
+
+  function fmt(total) {
+    total = Math.max(Math.round(total), 0);
+    var m = Math.floor(total / 60), s = total % 60;
+    return m ? m + " min " + s + " s" : s + " s";
+  }
+
+  var waiting = false;  // needs attention: an admin decides; keep looking, slowly
+
+  function tick() {
+    if (finished || waiting) return;
+    elapsed += 1;
+    $("[data-elapsed]").textContent = fmt(elapsed);
+    var bar = $("[data-progress]");
+    bar.max = Math.max(estimate, elapsed + 1);
+    bar.value = elapsed;
+  }
+
+  function renderSteps(steps) {
+    var list = $("[data-steps]");
+    list.textContent = "";
+    steps.forEach(function (step) {
+      var li = document.createElement("li");
+      li.className = step.state + (step.state === "current" ? " " + step.key : "");
+      if (step.state === "current") li.setAttribute("aria-current", "step");
+      li.textContent = step.label;
+      list.appendChild(li);
+    });
+  }
+
+  function showPlayer(d) {
+    var slot = $("[data-player]");
+    if (!d.video_url || slot.querySelector("video")) return;
+    var video = document.createElement("video");
+    video.className = "player";
+    video.controls = true;
+    video.preload = "metadata";
+    video.setAttribute("playsinline", "");
+    if (d.poster_url) video.poster = d.poster_url;
+    video.src = d.video_url;
+    slot.appendChild(video);
+    var download = $("[data-when-ready]");
+    if (download) {
+      download.href = d.video_url + "?download=1";
+      download.hidden = false;
+    }
+    $("[data-status-box]").hidden = true;
+  }
+
+  function apply(d) {
+    var chip = $("[data-status-chip]");
+    chip.textContent = d.status_label;
+    chip.className = "chip " + d.status;
+    $("[data-status-label]").textContent = d.status_label;
+    renderSteps(d.steps);
+    elapsed = d.elapsed;
+    estimate = d.estimate;
+    $("[data-elapsed]").textContent = fmt(elapsed);
+    $("[data-estimate]").textContent = fmt(estimate);
+    var bar = $("[data-progress]");
+    bar.max = Math.max(estimate, elapsed + 1);
+    bar.value = elapsed;
+    var retrying = $("[data-retrying]");
+    retrying.hidden = d.is_finished || d.needs_attention || !d.error;
+    $("[data-retrying-text]").textContent = d.error;
+    all("[data-when-queued]").forEach(function (el) { el.hidden = d.status !== "queued"; });
+    waiting = d.needs_attention;
+    $("[data-attention]").hidden = !waiting;
+    $("[data-progress]").hidden = waiting;
+    all("[data-when-in-flight]").forEach(function (el) { el.hidden = waiting; });
+    if (!d.is_finished) return;
+
+    finished = true;
+    window.clearInterval(timer);
+    all("[data-when-in-flight]").forEach(function (el) { el.hidden = true; });
+    $("[data-progress]").hidden = true;
+    all("[data-when-finished]").forEach(function (el) { el.hidden = false; });
+    if (d.status === "ready") {
+      showPlayer(d);
+    } else {
+      $("[data-failure]").hidden = false;
+      $("[data-failure-title]").textContent = d.status === "canceled" ? "Canceled." : "This video could not be made.";
+      $("[data-failure-text]").textContent = d.error;
+      $("[data-refund]").hidden = !d.refunded;
+    }
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (d) {
+        apply(d);
+        if (!finished) window.setTimeout(poll, waiting ? 10000 : 2000);
+      })
+      .catch(function () {
+        if (!finished) window.setTimeout(poll, 5000);  // a blip: try again a little later
+      });
+  }
+
+  timer = window.setInterval(tick, 1000);
+  poll();
+})();

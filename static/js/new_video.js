@@ -1,0 +1,178 @@
+// New video: live character counter, live price (quote.json), multi-shot rows, camera fields, model switch.
+// Everything here is an enhancement: without it the form still submits and the server checks everything.
+(function () {
+  "use strict";
+  var form = document.getElementById("new-video");
+  if (!form) return;
+
+  // Character counter ---------------------------------------------------------------------------------------
+  var counter = form.querySelector("[data-counter-for]");
+  if (counter) {
+    var area = document.getElementById(counter.getAttribute("data-counter-for"));
+    var max = parseInt(counter.getAttribute("data-max"), 10);
+    var count = counter.querySelector("[data-count]");
+    area.setAttribute("aria-describedby", counter.id);
+    var updateCount = function () {
+      var n = area.value.replace(/\r\n/g, "\n").trim().length;
+      count.textContent = n;
+      counter.classList.toggle("over", n > max);
+    };
+    area.addEventListener("input", updateCount);
+    updateCount();
+  }
+
+  // Switching model re-renders the form with that model's fields, keeping what was typed --------------------
+  var model = form.elements.model;
+  var update = form.querySelector("[data-update-model]");
+  if (model && update) {
+    update.hidden = true;
+    model.addEventListener("change", function () {
+      if (form.requestSubmit) form.requestSubmit(update);
+      else update.click();
+    });
+  }
+
+  // Live price ----------------------------------------------------------------------------------------------
+  var costEl = form.querySelector("[data-cost]");
+  var nowEl = form.querySelector("[data-balance-now]");
+  var afterEl = form.querySelector("[data-balance-after]");
+  var errorEl = form.querySelector("[data-quote-error]");
+  var submit = form.querySelector("[data-submit]");
+  var topBalance = document.querySelector("[data-balance]");
+  var pending = null;
+
+  function value(name) {
+    var el = form.elements[name];
+    if (!el) return null;
+    if (el.type === "checkbox") return el.checked ? "1" : "0";
+    return el.value;
+  }
+
+  function quote() {
+    var params = new URLSearchParams({ model: model ? model.value : "" });
+    ["mode", "duration", "sound"].forEach(function (name) {
+      var v = value(name);
+      if (v !== null) params.set(name, v);
+    });
+    if (pending) pending.abort();
+    pending = new AbortController();
+    fetch(form.getAttribute("data-quote-url") + "?" + params.toString(), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      signal: pending.signal,
+    })
+      .then(function (r) {
+        return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      })
+      .then(function (res) {
+        var d = res.data;
+        if (!res.ok) {
+          var errors = d.errors || {};
+          var first = Object.keys(errors)[0];
+          costEl.textContent = "—";
+          afterEl.textContent = "—";
+          errorEl.textContent = first ? errors[first] : "This combination cannot be priced.";
+          return;
+        }
+        costEl.textContent = d.cost;
+        nowEl.textContent = d.balance;
+        afterEl.textContent = d.balance_after;
+        if (topBalance) topBalance.textContent = d.balance;
+        errorEl.textContent = d.enough ? "" : "Not enough credits for this video: you have " + d.balance + ".";
+      })
+      .catch(function (err) {
+        if (err.name !== "AbortError") errorEl.textContent = "Could not update the price; it is checked again when you submit.";
+      });
+  }
+
+  ["mode", "duration", "sound"].forEach(function (name) {
+    var el = form.elements[name];
+    if (el) el.addEventListener("change", quote);
+  });
+
+  // Multi-shot editor: show only the rows in use, add and remove up to the maximum ---------------------------
+  var shotsBox = form.querySelector("[data-shots]");
+  if (shotsBox) {
+    var rows = Array.prototype.slice.call(shotsBox.querySelectorAll("[data-shot]"));
+    var addBtn = shotsBox.querySelector("[data-add-shot]");
+    var sumEl = shotsBox.querySelector("[data-shot-sum]");
+    var multi = form.elements.multi_shot;
+    var shotType = form.elements.shot_type;
+    var filled = function (row) {
+      return Array.prototype.some.call(row.querySelectorAll("textarea, input"), function (el) { return el.value.trim() !== ""; });
+    };
+    var refresh = function () {
+      var custom = multi.checked && (!shotType || shotType.value === "customize");
+      var visible = rows.filter(function (r) { return !r.hidden; });
+      addBtn.hidden = !custom || visible.length >= rows.length;
+      rows.forEach(function (r) {
+        r.querySelector("[data-remove-shot]").hidden = visible.length <= 1;
+        r.classList.toggle("inactive", !custom);
+      });
+      var total = 0;
+      visible.forEach(function (r) { total += parseInt(r.querySelector("input").value || "0", 10) || 0; });
+      var duration = parseInt(value("duration") || "0", 10);
+      sumEl.textContent = custom ? "Shots add up to " + total + " of " + duration + " s." : "";
+      sumEl.classList.toggle("over", custom && total !== duration);
+    };
+    var shown = 0;
+    rows.forEach(function (r, i) {
+      var keep = filled(r) || i === 0;
+      r.hidden = !keep;
+      if (keep) shown += 1;
+      r.querySelector("[data-remove-shot]").addEventListener("click", function () {
+        r.querySelectorAll("textarea, input").forEach(function (el) { el.value = ""; });
+        r.hidden = true;
+        shotsBox.appendChild(r);  // keep visible rows first, so the next "Add" reuses this one
+        shotsBox.appendChild(addBtn);
+        rows = Array.prototype.slice.call(shotsBox.querySelectorAll("[data-shot]"));
+        refresh();
+      });
+    });
+    addBtn.addEventListener("click", function () {
+      var next = rows.filter(function (r) { return r.hidden; })[0];
+      if (next) {
+        next.hidden = false;
+        next.querySelector("textarea").focus();
+      }
+      refresh();
+    });
+    shotsBox.addEventListener("input", refresh);
+    shotsBox.addEventListener("change", refresh);
+    if (form.elements.duration) form.elements.duration.addEventListener("change", refresh);
+    refresh();
+  }
+
+  // Camera control: the axis and amount only matter for a "simple" movement ---------------------------------
+  var camera = form.elements.camera_type;
+  if (camera) {
+    var simple = form.querySelectorAll("[data-camera-simple]");
+    var toggle = function () {
+      simple.forEach(function (el) { el.hidden = camera.value !== "simple"; });
+    };
+    camera.addEventListener("change", toggle);
+    toggle();
+  }
+
+  // Double-click safety on top of the form token: one click sends one request --------------------------------
+  form.addEventListener("submit", function (event) {
+    var by = event.submitter;
+    if (by && by.hasAttribute("data-update-model")) return;
+    if (form.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sent = "1";
+    if (submit) {
+      submit.disabled = true;
+      submit.textContent = "Submitting…";
+    }
+  });
+  window.addEventListener("pageshow", function () {
+    delete form.dataset.sent;
+    if (submit) {
+      submit.disabled = false;
+      submit.textContent = "Generate video";
+    }
+  });
+})();

@@ -1,0 +1,149 @@
+"""The shared gallery: what the team sees, filters, sort, pages, stars, and a query count that stays flat."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from generations.models import Favorite, Generation
+
+pytestmark = pytest.mark.django_db
+S = Generation.Status
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'<h2 class="tile-title"><a href="[^"]+"[^>]*>(.*?)</a>', html)
+
+
+def gallery(client: Client, **params: Any) -> str:
+    response = client.get("/", params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_shows_the_teams_ready_videos_and_my_private_ones(
+    alice: Any, bob: Any, alice_client: Client, bob_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    make_generation(alice, prompt="Alice shared")
+    make_generation(alice, prompt="Alice private", visibility="private")
+    make_generation(bob, prompt="Bob shared")
+    make_generation(bob, prompt="Bob private", visibility="private")
+    make_generation(bob, prompt="Bob running", status=S.RUNNING)
+    make_generation(bob, prompt="Bob failed", status=S.FAILED)
+    make_generation(bob, prompt="Bob deleted", deleted_at=timezone.now())
+    assert set(titles(gallery(alice_client))) == {"Alice shared", "Alice private", "Bob shared"}
+    assert set(titles(gallery(bob_client))) == {"Alice shared", "Bob shared", "Bob private"}
+
+
+def test_another_member_never_sees_a_private_video(
+    alice: Any, charlie_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    make_generation(alice, prompt="Secret plan", visibility="private")
+    html = gallery(charlie_client, q="Secret")
+    assert "Secret plan" not in html and "No videos match" in html
+
+
+def test_cards_have_posters_previews_and_escaped_titles(
+    alice: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    gen = make_generation(alice, prompt="<script>alert('x')</script> sunrise")
+    html = gallery(alice_client)
+    assert f'src="/videos/{gen.pk}/poster.jpg"' in html
+    assert f'data-preview="/videos/{gen.pk}/video.mp4"' in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; sunrise" in html
+    assert 'alt="&lt;script&gt;' in html
+    assert "autoplay" not in html
+    assert "js/cards.js" in html
+
+
+def test_search_looks_inside_prompts(alice: Any, alice_client: Client, credentials: Any, make_generation: Any) -> None:
+    make_generation(alice, prompt="A red FOX in snow")
+    make_generation(alice, prompt="A blue whale")
+    assert titles(gallery(alice_client, q="fox")) == ["A red FOX in snow"]
+
+
+def test_filters_by_member_model_mode_duration_and_date(
+    alice: Any, bob: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    old = timezone.now() - timedelta(days=10)
+    make_generation(alice, prompt="a1", model="kling:kling-v3", credential=credentials["kling"], duration=7)
+    make_generation(alice, prompt="a2", mode="pro")
+    make_generation(bob, prompt="b1", created_at=old)
+    assert titles(gallery(alice_client, member=bob.pk)) == ["b1"]
+    assert titles(gallery(alice_client, model="kling:kling-v3")) == ["a1"]
+    assert titles(gallery(alice_client, mode="pro")) == ["a2"]
+    assert titles(gallery(alice_client, duration=7)) == ["a1"]
+    day = old.date().isoformat()
+    assert titles(gallery(alice_client, date_from=day, date_to=day)) == ["b1"]
+    assert set(titles(gallery(alice_client, date_from=(old + timedelta(days=1)).date().isoformat()))) == {"a1", "a2"}
+
+
+def test_bad_filter_values_are_ignored_not_a_crash(alice_client: Client, credentials: Any) -> None:
+    html = gallery(alice_client, date_from="yesterday", duration="abc", member="99999", page="-3", sort="random")
+    assert "Enter a valid date." in html
+
+
+def test_favourites_only(
+    alice: Any, bob: Any, bob_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    starred = make_generation(alice, prompt="starred")
+    make_generation(alice, prompt="plain")
+    Favorite.objects.create(user=bob, generation=starred)
+    Favorite.objects.create(user=alice, generation=Generation.objects.get(prompt="plain"))  # Alice's, not Bob's
+    html = gallery(bob_client, favorites="on")
+    assert titles(html) == ["starred"]
+    assert 'aria-pressed="true"' in html
+
+
+def test_sort_newest_or_oldest(alice: Any, alice_client: Client, credentials: Any, make_generation: Any) -> None:
+    now = timezone.now()
+    for i in range(3):
+        make_generation(alice, prompt=f"v{i}", created_at=now - timedelta(hours=i))
+    assert titles(gallery(alice_client)) == ["v0", "v1", "v2"]
+    assert titles(gallery(alice_client, sort="oldest")) == ["v2", "v1", "v0"]
+
+
+def test_pages_of_24(alice: Any, alice_client: Client, credentials: Any, make_generation: Any) -> None:
+    for i in range(30):
+        make_generation(alice, prompt=f"video {i:02d}")
+    first = gallery(alice_client, q="video")
+    second = gallery(alice_client, q="video", page=2)
+    assert len(titles(first)) == 24 and len(titles(second)) == 6
+    assert "?q=video&amp;page=2" in first and 'rel="prev"' not in first
+    assert 'rel="next"' not in second and "?q=video&amp;page=1" in second
+    assert not set(titles(first)) & set(titles(second))
+
+
+def test_an_empty_gallery_invites_the_first_video(alice_client: Client, credentials: Any) -> None:
+    assert "No videos yet." in gallery(alice_client)
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("url", ["/", "/?favorites=on&q=video", "/videos/", "/videos/?status=ready"])
+def test_the_query_count_does_not_grow_with_the_number_of_cards(
+    alice: Any, bob: Any, alice_client: Client, credentials: Any, make_generation: Any, url: str
+) -> None:
+    def star(gen: Generation) -> None:
+        Favorite.objects.create(user=alice, generation=gen)
+
+    star(make_generation(alice, prompt="video 0"))
+    one = _queries(alice_client, url)
+    for i in range(1, 24):
+        gen = make_generation(alice if i % 2 else bob, prompt=f"video {i}")
+        star(gen)
+    many = _queries(alice_client, url)
+    html = alice_client.get(url).content.decode()
+    assert html.count('class="tile"') >= 12
+    assert one == many, f"{url}: {one} queries for 1 card, {many} for many"
