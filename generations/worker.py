@@ -1,4 +1,12 @@
-"""The RQ worker the Procfile runs: JSON jobs, plus a ticker thread that keeps recovery going.
+"""The RQ worker the Procfile runs: inline polls, forked downloads, JSON jobs, and a recovery ticker thread.
+
+Jobs on the `default` queue (submit and poll: one short HTTP call and a row update) run in the worker process
+itself, like RQ's SimpleWorker. Forking a work-horse for each of them copied the whole Django process and opened
+a new database connection per poll: ~200 ms of CPU per finished video instead of a few tens
+(bench/polling_capacity.py). Time limits still hold (SIGALRM), and a job that kills the process only loses its
+lease: the sweep re-runs the step. Downloads and Segmind v1 (`fetch`, `long`) keep RQ's work-horse: they decode
+video with PyAV and hold big buffers, so a crash or leak there must not take the worker with it.
+Database connections are checked around every inline job, as Django does around every request.
 
 The ticker lives in the worker's parent process (not the forked work-horse) and only talks to Redis:
 - every SWEEP_INTERVAL_SECONDS one worker across the fleet wins a short Redis lock and enqueues the sweep job,
@@ -20,14 +28,19 @@ from typing import Any
 
 import rq
 from django.conf import settings
+from django.db import close_old_connections, connections
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "kling:sweep-lock"
 SCHEDULER_GRACE = 2.0
+
+
+INLINE_QUEUES = {"default"}
 
 
 class Worker(rq.Worker):
@@ -37,6 +50,24 @@ class Worker(rq.Worker):
         kwargs.setdefault("maintenance_interval", 60)
         super().__init__(*args, **kwargs)
         self._ticker_stop = threading.Event()
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        if queue.name not in INLINE_QUEUES:
+            connections.close_all()  # a forked horse must not share the parent's database socket
+            return super().execute_job(job, queue)
+        self.prepare_execution(job)
+        close_old_connections()
+        try:
+            self.perform_job(job, queue)
+        finally:
+            close_old_connections()
+        self.set_state(WorkerStatus.IDLE)
+
+    def get_heartbeat_ttl(self, job: Any) -> int:
+        """An inline job sends no heartbeats while it runs, so its registry entry must outlive its timeout."""
+        if job.origin in INLINE_QUEUES:
+            return int(job.timeout or 120) + 60
+        return super().get_heartbeat_ttl(job)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         if not kwargs.get("burst"):

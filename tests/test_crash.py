@@ -96,9 +96,10 @@ def test_a_worker_killed_during_fetch_is_recovered(worker_processes, alice):
 
 def test_a_killed_work_horse_alone_is_recovered_by_the_sweep(worker_processes, alice):
     """As the kernel's OOM killer would: only the forked horse dies; RQ's on_failure never runs."""
-    gen = factories.create(alice, "mulerun:kling-v2.5-turbo", prompt="A desert train [sim:poll:slowx1]")
+    gen = factories.create(alice, "mulerun:kling-v2.5-turbo", prompt="A desert train [sim:download:slowx1]")
     victim = worker_processes(**CRASH_ENV)
-    wait_for(_state(gen, statuses=Generation.POLLING), timeout=30, step=0.02, what="the poll to be running")
+    # Downloads run in a forked work-horse (polls run inline in the worker itself).
+    wait_for(_state(gen, statuses={S.DOWNLOADING}), timeout=30, step=0.02, what="the download to be running")
     # The newest child of the worker is the work-horse forked for this job (the scheduler was forked at start).
     horse = subprocess.run(["pgrep", "-n", "-P", str(victim.proc.pid)], capture_output=True, text=True).stdout
     assert horse.strip(), "the worker has a work-horse child"
