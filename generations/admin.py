@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from generations import catalog
 from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
-from generations.providers.base import ProviderError
+from generations.services.credentials import credential_check
 from generations.services.credits import CreditsError, credits_grant
 from generations.services.manage import (
     ActionRefused,
@@ -33,7 +33,6 @@ from generations.services.manage import (
     generation_repoll,
     generation_resume,
 )
-from generations.services.pipeline import client_for
 
 User = get_user_model()
 RECENT_ENTRIES = 20
@@ -273,23 +272,6 @@ class ProviderCredentialForm(forms.ModelForm):
             self.instance.set_secrets(self.new_secrets)
             self.instance.last_error = ""
         return super().save(commit)
-
-
-def credential_check(cred: ProviderCredential) -> tuple[bool, str]:
-    """Make the provider's cheap authenticated call and record the outcome on the credential."""
-    now = timezone.now()
-    try:
-        sentence = client_for(cred).check()
-    except ProviderError as exc:
-        ok, sentence = False, exc.message
-    except Exception as exc:  # a secret that no longer decrypts, a provider without a client: say so
-        ok, sentence = False, f"Could not test: {exc}"
-    else:
-        ok = True
-    fields: dict[str, Any] = {"last_checked_at": now}
-    fields.update({"last_error": ""} if ok else {"last_error": sentence, "last_error_at": now})
-    ProviderCredential.objects.filter(pk=cred.pk).update(**fields)
-    return ok, sentence
 
 
 @admin.register(ProviderCredential)

@@ -123,6 +123,7 @@ class CreditEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name_plural = "credit entries"
         ordering = ["-created_at", "-id"]
         constraints = [
             # A generation is charged once and refunded at most once, whatever retries or races happen.

@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 import httpx
 
+from generations.providers.http import ssl_context
+
 MAX_REDIRECTS = 3
 PROGRESS_INTERVAL = 1.0  # seconds between on_progress calls (the pipeline's heartbeat)
 USER_AGENT = "kling-site-fetch/1"
@@ -99,7 +101,9 @@ def download(
     # trust_env=False: HTTP(S)_PROXY from the environment would send the request elsewhere than the
     # validated IP. No keep-alive: the pool is keyed on IP:port, and a reused TLS connection would skip
     # the SNI/certificate check for a second host name on the same IP.
-    transport = httpx.HTTPTransport(retries=0, limits=httpx.Limits(max_keepalive_connections=0))
+    transport = httpx.HTTPTransport(
+        retries=0, limits=httpx.Limits(max_keepalive_connections=0), verify=ssl_context()
+    )
     with httpx.Client(transport=transport, timeout=timeout, trust_env=False, follow_redirects=False) as client:
         current = _parse(url)
         for _hop in range(MAX_REDIRECTS + 1):
