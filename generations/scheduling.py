@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 STEPS: dict[str, tuple[str, str, int]] = {
     # step: (job function, queue, job timeout in seconds)
-    "submit": ("generations.jobs.submit", "default", 120),
+    "submit": ("generations.jobs.submit", "default", 90),
     "submit_sync": ("generations.jobs.submit", "long", 1200),
     "poll": ("generations.jobs.poll", "default", 60),
     "fetch": ("generations.jobs.fetch", "fetch", 900),

@@ -8,6 +8,7 @@ A bad value stops start-up with one sentence that names the variable (see `kling
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from csp.constants import NONCE, NONE, SELF
 
@@ -118,7 +119,7 @@ PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", 30.0)
 PROVIDER_SYNC_READ_TIMEOUT = env.float("PROVIDER_SYNC_READ_TIMEOUT", 900.0)
 # A job holds a generation this long before the sweep assumes it died (must exceed the submit job's timeout).
-LEASE_SECONDS = env.int("LEASE_SECONDS", 150)
+LEASE_SECONDS = env.int("LEASE_SECONDS", 120)
 VIDEO_MAX_BYTES = env.int("VIDEO_MAX_BYTES", 1024 * 1024 * 1024)
 # host:port pairs the video fetcher may reach although they are not public addresses (the simulator).
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", [])
@@ -187,6 +188,28 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", 0) or None
+
+
+def _client_ip(request: Any) -> str | None:
+    """The address login failures are counted against (axes reads it through AXES_CLIENT_IP_CALLABLE).
+
+    With no proxy it is REMOTE_ADDR and X-Forwarded-For is ignored (a client could write anything there). With
+    PROXY_COUNT proxies, each appends the address it saw, so the client is the PROXY_COUNT-th entry from the right;
+    entries to the left of it are the client's own and never trusted. Without this, every visitor shares the
+    proxy's address and anyone could lock anyone out (django-ipware, which axes would otherwise use, is not
+    installed, so axes ignored PROXY_COUNT).
+    """
+    from django.conf import settings as live  # read at call time, so tests can change PROXY_COUNT
+
+    remote = request.META.get("REMOTE_ADDR")
+    count = live.AXES_IPWARE_PROXY_COUNT or 0
+    if count <= 0:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    return hops[-count] if len(hops) >= count else remote
+
+
+AXES_CLIENT_IP_CALLABLE = _client_ip
 EMAIL_CONFIG = env.email("EMAIL_URL", "consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "kling-site@localhost")

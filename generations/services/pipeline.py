@@ -42,7 +42,7 @@ S = Generation.Status
 def _lease(step: str) -> timedelta:
     """How long a job may hold a row before the sweep assumes it died: longer than the step's job timeout.
 
-    A submit or poll job is killed by RQ after 120/60 s, so 150 s covers it; a fetch heartbeats every second
+    A submit or poll job is killed by RQ after 90/60 s, so 120 s covers it; a fetch heartbeats every second
     while bytes arrive; Segmind v1 waits minutes for its first byte.
     """
     seconds = settings.LEASE_SECONDS
