@@ -123,7 +123,8 @@ def capacity(in_flight: int, window: float, warmup: float) -> None:
 
     django_rq.get_connection("default").flushdb()
     sim = start_simulator(task_seconds=3600)  # nothing finishes: every generation stays in flight
-    lateness = tempfile.NamedTemporaryFile(delete=False, suffix=".txt").name
+    fd, lateness = tempfile.mkstemp(suffix=".txt")
+    os.close(fd)
     try:
         t0 = time.monotonic()
         make_generations(in_flight)

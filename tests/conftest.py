@@ -6,7 +6,6 @@ who must not see Alice's private things) and admin (staff).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -28,7 +27,10 @@ from generations.models import Generation, ProviderCredential
 from generations.services.credits import credits_grant
 
 pytest_plugins = [
-    name for name in ("tests.fixtures_simulator", "tests.fixtures_pages", "tests.fixtures_storage") if importlib.util.find_spec(name) is not None
+    "tests.fixtures_simulator",
+    "tests.fixtures_pages",
+    "tests.fixtures_storage",
+    "tests.fixtures_browser",
 ]
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("default", "fetch", "long")
