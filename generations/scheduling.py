@@ -7,6 +7,7 @@ django-rq defers `enqueue` to commit but not `enqueue_in`, so both go through `t
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -35,9 +36,16 @@ def schedule(step: str, gen_id: Any, *, key: str, delay: float = 0.0) -> None:
     transaction.on_commit(lambda: enqueue_now(step, str(gen_id), key=key, delay=delay), robust=True)
 
 
+@functools.cache
+def queue_for(name: str) -> Any:
+    """One Queue (and so one Redis connection pool) per process: django-rq builds a new client on every
+    get_queue() call, and a new pool per enqueue exhausted Redis's client limit under load."""
+    return django_rq.get_queue(name)
+
+
 def enqueue_now(step: str, gen_id: str, *, key: str, delay: float = 0.0) -> Job | None:
     func, queue_name, timeout = STEPS[step]
-    queue = django_rq.get_queue(queue_name)
+    queue = queue_for(queue_name)
     job_id = f"{step}-{gen_id}-{key}"
     for _ in range(2):
         job = queue.create_job(func, args=[gen_id], job_id=job_id, timeout=timeout, result_ttl=0, failure_ttl=7 * 86400)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import django_rq
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +23,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 from generations.models import Generation, ProviderCredential
+from generations.scheduling import queue_for
 from generations.services.credits import credits_grant
 
 pytest_plugins = [
@@ -39,7 +39,7 @@ QUEUES = ("default", "fetch", "long")
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
     """Every test starts with empty queues (the test Redis database is never the development one)."""
-    django_rq.get_connection("default").flushdb()
+    queue_for("default").connection.flushdb()
     yield
 
 
@@ -98,7 +98,7 @@ class InProcessWorker(SimpleWorker):
 
 def run_jobs() -> None:
     """Run everything queued now, moving due scheduled jobs onto the queues first."""
-    queues = [django_rq.get_queue(q) for q in QUEUES]
+    queues = [queue_for(q) for q in QUEUES]
     InProcessWorker(queues, connection=queues[0].connection).work(burst=True, with_scheduler=True)
 
 
@@ -134,7 +134,7 @@ def failed_jobs() -> list[str]:
     """Tracebacks of jobs that raised (a job should never raise: services record errors on the row)."""
     out = []
     for name in QUEUES:
-        queue = django_rq.get_queue(name)
+        queue = queue_for(name)
         for job in queue.failed_job_registry.get_job_ids():
             fetched = queue.fetch_job(job)
             out.append(f"{job}: {fetched.exc_info if fetched else '?'}")
