@@ -111,6 +111,9 @@ class ModelSpec:
 
 
 _KLING_EXTRAS = dict(camera_control=True, watermark=True, typical_seconds=90)
+_KLING_V3 = dict(
+    durations=tuple(range(3, 16)), sound=True, cfg_scale=True, cfg_default=0.5, multi_shot=True, **_KLING_EXTRAS
+)
 _SEGMIND = dict(
     label="Kling 2.5 Turbo",
     modes=("pro",),
@@ -141,29 +144,9 @@ CATALOG: dict[str, ModelSpec] = {
         ),
         ModelSpec("kling", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING_EXTRAS),
         ModelSpec("kling", "kling-v2-6", "Kling 2.6", sound=True, **_KLING_EXTRAS),
-        ModelSpec(
-            "kling",
-            "kling-v3",
-            "Kling 3",
-            durations=tuple(range(3, 16)),
-            sound=True,
-            cfg_scale=True,
-            cfg_default=0.5,
-            multi_shot=True,
-            **_KLING_EXTRAS,
-        ),
+        ModelSpec("kling", "kling-v3", "Kling 3", **_KLING_V3),
         ModelSpec("powertokens", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING_EXTRAS),
-        ModelSpec(
-            "powertokens",
-            "kling-v3",
-            "Kling 3",
-            durations=tuple(range(3, 16)),
-            sound=True,
-            cfg_scale=True,
-            cfg_default=0.5,
-            multi_shot=True,
-            **_KLING_EXTRAS,
-        ),
+        ModelSpec("powertokens", "kling-v3", "Kling 3", **_KLING_V3),
         ModelSpec("segmind", "kling-2.5-turbo", **_SEGMIND),
         ModelSpec("segmind_v1", "kling-2.5-turbo", **_SEGMIND),
     )

@@ -7,8 +7,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kling_site import urls as root_urls
 
-OPEN = {"login", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
-        "provider_hook", "logout"}
+OPEN = {
+    "login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "provider_hook",
+    "logout",
+}
 
 
 def _member_patterns():
@@ -70,3 +77,31 @@ def test_admin_is_at_slash_admin_and_needs_staff(client, alice, admin_user):
     assert page.status_code == 200
     assert b"django-rq dashboard" in page.content
     assert client.get(reverse("admin:django_rq_dashboard_changelist")).status_code == 200
+
+
+def test_a_member_changes_their_password_on_a_styled_page(client, alice):
+    client.force_login(alice)
+    page = client.get(reverse("password_change"))
+    assert b"<h1>Change password</h1>" in page.content and b"site.css" in page.content
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "a new Harbour-Light 42",
+            "new_password2": "a new Harbour-Light 42",
+        },
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("a new Harbour-Light 42")
+
+
+@pytest.mark.django_db
+def test_password_reset_is_open_and_does_not_reveal_accounts(client, alice, mailoutbox):
+    page = client.get(reverse("password_reset"))
+    assert b"<h1>Reset your password</h1>" in page.content
+    known = client.post(reverse("password_reset"), {"email": "alice@example.com"})
+    unknown = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert len(mailoutbox) == 1

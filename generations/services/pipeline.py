@@ -30,7 +30,14 @@ from generations.media.fetch import DownloadError, download
 from generations.media.probe import InvalidVideo, make_poster, probe
 from generations.models import Generation, ProviderCredential
 from generations.providers import get_client
-from generations.providers.base import Client, Credential, ProviderError, SubmitOutcomeUnknown, SubmitRequest
+from generations.providers.base import (
+    Client,
+    Credential,
+    ProviderError,
+    SubmitOutcomeUnknown,
+    SubmitRequest,
+    SubmitResult,
+)
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
 from generations.services.credits import credits_refund
@@ -182,19 +189,23 @@ def _send(gen: Generation, client: Client) -> None:
     except ProviderError as exc:
         _submit_failed(gen, exc)
         return
-    moved = _advance(
+    _mark_submitted(gen, result, first_poll=settings.POLL_FIRST_SECONDS)
+
+
+def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float) -> None:
+    now = timezone.now()
+    if _advance(
         gen,
         S.SUBMITTING,
         status=S.SUBMITTED,
         provider_task_id=result.task_id,
         provider_status=result.status,
         provider_response=result.raw,
-        submitted_at=timezone.now(),
-        next_run_at=timezone.now() + timedelta(seconds=settings.POLL_FIRST_SECONDS),
+        submitted_at=now,
+        next_run_at=now + timedelta(seconds=first_poll),
         error="",
-    )
-    if moved:
-        schedule("poll", gen.pk, key="0", delay=settings.POLL_FIRST_SECONDS)
+    ):
+        schedule("poll", gen.pk, key="0", delay=first_poll)
 
 
 def _submit_failed(gen: Generation, exc: ProviderError) -> None:
@@ -237,18 +248,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
             schedule("submit", gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
         return
     if found is not None:
-        if _advance(
-            gen,
-            S.SUBMITTING,
-            status=S.SUBMITTED,
-            provider_task_id=found.task_id,
-            provider_status=found.status,
-            provider_response=found.raw,
-            submitted_at=timezone.now(),
-            next_run_at=timezone.now(),
-            error="",
-        ):
-            schedule("poll", gen.pk, key="0")
+        _mark_submitted(gen, found, first_poll=0)
         return
     if gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT)
