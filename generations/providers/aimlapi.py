@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import quote
 
 from generations.catalog import ModelSpec
-from generations.providers.base import Client, Credential, PollResult, ProviderError, SubmitRequest, SubmitResult
-from generations.providers.http import ErrorDetail, Http, HttpOptions, dig, ident, text_of
+from generations.providers.base import PollResult, ProviderError, SubmitRequest, SubmitResult
+from generations.providers.http import ErrorDetail, HttpClient, dig, ident, text_of
 
 # The "universal" URL; the seed's legacy /v2/generate/video/kling/generation serves the same API.
 PATH = "/v2/video/generations"
@@ -70,15 +70,10 @@ def describe_error(status: int, data: Any) -> ErrorDetail:
     return ErrorDetail(words)
 
 
-class AimlapiClient(Client):
+class AimlapiClient(HttpClient):
+    describe_error = staticmethod(describe_error)
     provider = "aimlapi"
 
-    def __init__(self, credential: Credential, *, options: HttpOptions | None = None):
-        super().__init__(credential, options=options)
-        self.http = Http(credential, options, auth=self._auth, describe=describe_error)
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.credential.secrets['api_key']}"}
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         reply = self.http.post(PATH, build_body(request))

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 import certifi
 import httpx
 
 from generations.catalog import PROVIDERS
-from generations.providers.base import Credential, ProviderError, SubmitOutcomeUnknown
+from generations.providers.base import Client, Credential, ProviderError, SubmitOutcomeUnknown
 
 logger = logging.getLogger("generations.providers")
 
@@ -426,3 +426,17 @@ class Http:
         elapsed = time.monotonic() - started
         level = logging.DEBUG if status is not None and status < 400 else logging.INFO
         logger.log(level, "%s %s %s -> %s in %.2fs", self.label, method, path, status or "no answer", elapsed)
+
+
+class HttpClient(Client):
+    """A client speaking through one `Http`; subclasses set `describe_error`, and `_auth` unless it is a bearer key."""
+
+    label: ClassVar[str] = ""  # the provider's name in messages; "" takes the catalog's label
+    describe_error: ClassVar[Describe]
+
+    def __init__(self, credential: Credential, *, options: HttpOptions | None = None):
+        super().__init__(credential, options=options)
+        self.http = Http(credential, options, auth=self._auth, describe=type(self).describe_error, label=self.label)
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credential.secrets['api_key']}"}

@@ -17,8 +17,8 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from generations.catalog import ModelSpec
-from generations.providers.base import Client, Credential, PollResult, ProviderError, SubmitRequest, SubmitResult
-from generations.providers.http import ErrorDetail, Http, HttpOptions, Reply, dig, ident, text_of
+from generations.providers.base import PollResult, ProviderError, SubmitRequest, SubmitResult
+from generations.providers.http import ErrorDetail, HttpClient, Reply, dig, ident, text_of
 
 # Kling issues the secret key; its length is not ours to choose (and the simulator's demo keys are short).
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
@@ -149,15 +149,13 @@ def describe_error(status: int, data: Any) -> ErrorDetail:
     return ErrorDetail(f"{words or meaning} [code {code}]", kind=kind, permanent=permanent)
 
 
-class KlingClient(Client):
+class KlingClient(HttpClient):
+    describe_error = staticmethod(describe_error)
     provider = "kling"
     has_external_id = True
     prefix = ""  # gateways mount the same API under a path
     label = "Kling"  # the name in messages; "" takes the catalog's label
 
-    def __init__(self, credential: Credential, *, options: HttpOptions | None = None):
-        super().__init__(credential, options=options)
-        self.http = Http(credential, options, auth=self._auth, describe=describe_error, label=self.label)
 
     def _auth(self) -> dict[str, str]:
         secrets = self.credential.secrets
@@ -218,4 +216,4 @@ class PowerTokensClient(KlingClient):
     label = ""
 
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.credential.secrets['api_key']}"}
+        return HttpClient._auth(self)

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from generations.catalog import ModelSpec
-from generations.providers.base import Client, Credential, PollResult, ProviderError, SubmitRequest, SubmitResult
-from generations.providers.http import ErrorDetail, Http, HttpOptions, dig, ident, text_of
+from generations.providers.base import PollResult, ProviderError, SubmitRequest, SubmitResult
+from generations.providers.http import ErrorDetail, HttpClient, dig, ident, text_of
 
 # Both vocabularies the docs use: the Kling route pages and the generic MuleRouter async guide.
 STATES = {
@@ -81,15 +81,10 @@ def describe_error(status: int, data: Any) -> ErrorDetail:
     return ErrorDetail(words)
 
 
-class MuleRunClient(Client):
+class MuleRunClient(HttpClient):
+    describe_error = staticmethod(describe_error)
     provider = "mulerun"
 
-    def __init__(self, credential: Credential, *, options: HttpOptions | None = None):
-        super().__init__(credential, options=options)
-        self.http = Http(credential, options, auth=self._auth, describe=describe_error)
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.credential.secrets['api_key']}"}
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         reply = self.http.post(route(request.spec.model), build_body(request))

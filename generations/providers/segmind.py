@@ -16,7 +16,6 @@ import httpx
 
 from generations.catalog import ModelSpec
 from generations.providers.base import (
-    Client,
     Credential,
     PollResult,
     ProviderError,
@@ -24,7 +23,7 @@ from generations.providers.base import (
     SubmitRequest,
     SubmitResult,
 )
-from generations.providers.http import ErrorDetail, Http, HttpOptions, dig, ident, text_of
+from generations.providers.http import ErrorDetail, HttpClient, HttpOptions, dig, ident, text_of
 
 STATES = {"QUEUED": "queued", "PROCESSING": "running", "COMPLETED": "succeeded", "FAILED": "failed"}
 PROBE_REQUEST = "00000000-0000-4000-8000-000000000000"
@@ -84,12 +83,10 @@ def describe_error(status: int, data: Any) -> ErrorDetail:
     return ErrorDetail(words)
 
 
-class SegmindClient(Client):
+class SegmindClient(HttpClient):
+    describe_error = staticmethod(describe_error)
     provider = "segmind"
 
-    def __init__(self, credential: Credential, *, options: HttpOptions | None = None):
-        super().__init__(credential, options=options)
-        self.http = Http(credential, options, auth=self._auth, describe=describe_error)
 
     def _auth(self) -> dict[str, str]:
         return {"x-api-key": self.credential.secrets["api_key"]}
