@@ -56,7 +56,8 @@ def test_soak_with_faults_kills_and_redis_flushes(settings, media_root, sim_cred
     gens = []
     for i in range(COUNT):
         model = MODELS[i % len(MODELS)]
-        kind = rng.choice(list(MARKERS)) if rng.random() < 0.6 else ""
+        # The first videos take every fault kind once; after that 60 % get a random one.
+        kind = list(MARKERS)[i] if i < len(MARKERS) else (rng.choice(list(MARKERS)) if rng.random() < 0.6 else "")
         injected[kind or "none"] += 1
         prompt = f"Soak clip {i}" + (f" [sim:{MARKERS[kind]}]" if kind else "")
         gen = factories.create(members[i % len(members)], model, prompt=prompt, duration="5",
