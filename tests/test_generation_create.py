@@ -7,6 +7,7 @@ import uuid
 
 import django_rq
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from generations.catalog import CatalogError
@@ -133,3 +134,17 @@ def test_100_concurrent_creates_with_credit_for_50_accept_exactly_50():
     assert lowest[0] >= 0
     assert CreditAccount.balance_of(member) == 0
     assert credits_audit() == []
+
+
+def test_the_demo_setup_is_idempotent_and_follows_the_simulator_port():
+    from generations.models import ProviderCredential
+    from generations.services.demo import demo_admin, demo_credentials
+
+    assert demo_credentials("http://127.0.0.1:8765") == 6
+    assert demo_credentials("http://127.0.0.1:9999") == 0  # nothing new, but every demo credential follows
+    assert set(ProviderCredential.objects.filter(label__endswith="(simulator)").values_list("base_url", flat=True)) \
+        == {"http://127.0.0.1:9999"}
+    username, password = demo_admin()
+    assert password and len(password) >= 12
+    assert demo_admin() == (username, None)  # the password is shown once, never reset behind the user's back
+    assert CreditAccount.balance_of(get_user_model().objects.get(username=username)) == 1000

@@ -28,11 +28,12 @@ def prices_seed() -> int:
 
 
 def demo_credentials(simulator_url: str) -> int:
-    """One credential per provider pointing at the simulator, created once."""
+    """One credential per provider pointing at the simulator: created once, re-pointed if the port changed."""
     made = 0
     for key, info in catalog.PROVIDERS.items():
         label = f"{info.label} (simulator)"
         if ProviderCredential.objects.filter(label=label).exists():
+            ProviderCredential.objects.filter(label=label).exclude(base_url=simulator_url).update(base_url=simulator_url)
             continue
         secret = settings.SIMULATOR_KEYS[key.removesuffix("_v1")]
         cred = ProviderCredential(provider=key, label=label, base_url=simulator_url)
