@@ -146,11 +146,16 @@ def generation_fail(pk: uuid.UUID, *, reason: str, detail: str = "", statuses: s
     return True
 
 
+def deadline_message(gen: Generation) -> str:
+    seconds = (gen.deadline_at - gen.created_at).total_seconds()
+    span = f"{round(seconds / 60)} minutes" if seconds >= 90 else f"{round(seconds)} seconds"
+    return f"The provider did not finish the video within {span}."
+
+
 def _deadline_passed(gen: Generation) -> bool:
     if timezone.now() < gen.deadline_at:
         return False
-    minutes = round((gen.deadline_at - gen.created_at).total_seconds() / 60)
-    generation_fail(gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.")
+    generation_fail(gen.pk, reason=deadline_message(gen))
     return True
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from generations.models import Generation
 from generations.scheduling import schedule
-from generations.services.pipeline import generation_fail, submit_step
+from generations.services.pipeline import deadline_message, generation_fail, submit_step
 
 log = logging.getLogger(__name__)
 S = Generation.Status
@@ -39,9 +39,8 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     done: Counter[str] = Counter()
     for gen in overdue:
         if gen.status in (S.QUEUED, S.SUBMITTED, S.RUNNING) and now >= gen.deadline_at:
-            minutes = round((gen.deadline_at - gen.created_at).total_seconds() / 60)
             generation_fail(
-                gen.pk, reason=f"The provider did not finish the video within {minutes} minutes.", statuses={gen.status}
+                gen.pk, reason=deadline_message(gen), statuses={gen.status}
             )
             done["failed_deadline"] += 1
             continue
