@@ -94,19 +94,24 @@ def test_a_worker_killed_during_fetch_is_recovered(worker_processes, alice):
     assert gen.credit_entries.count() == 1
 
 
-def test_a_killed_work_horse_alone_is_recovered_by_the_sweep(worker_processes, alice):
-    """As the kernel's OOM killer would: only the forked horse dies; RQ's on_failure never runs."""
-    gen = factories.create(alice, "mulerun:kling-v2.5-turbo", prompt="A desert train [sim:download:slowx1]")
+def test_a_killed_work_horse_alone_is_recovered_by_the_sweep(worker_processes, alice, sim):
+    """As the kernel's OOM killer would: only the forked horse dies; RQ's on_failure never runs.
+
+    Segmind v1 calls run in a work-horse (the `long` queue). The horse dies mid-call, so nobody knows whether the
+    provider made (and billed) the video: the sweep notices the expired lease and hands it to an admin, never
+    resending it and never charging twice.
+    """
+    sim.task_seconds = 5  # the synchronous call blocks this long
+    gen = factories.create(alice, "segmind_v1:kling-2.5-turbo", prompt="A desert train at noon", mode="pro")
     victim = worker_processes(**CRASH_ENV)
-    # Downloads run in a forked work-horse (polls run inline in the worker itself).
-    wait_for(_state(gen, statuses={S.DOWNLOADING}), timeout=30, step=0.02, what="the download to be running")
+    wait_for(_state(gen, statuses={S.SUBMITTING}), timeout=30, step=0.02, what="the synchronous call to be running")
     # The newest child of the worker is the work-horse forked for this job (the scheduler was forked at start).
     horse = subprocess.run(["pgrep", "-n", "-P", str(victim.proc.pid)], capture_output=True, text=True).stdout
     assert horse.strip(), "the worker has a work-horse child"
     os.kill(int(horse), signal.SIGKILL)
-    worker_processes(**CRASH_ENV)
     (gen,) = _finished(gen)
-    assert gen.status == S.READY, gen.error
+    assert gen.status == S.NEEDS_ATTENTION, gen.error
+    assert gen.credit_entries.count() == 1  # charged once, not refunded behind the admin's back, not resent
     assert victim.proc.poll() is None  # the parent worker survived, as with a real OOM kill
 
 
