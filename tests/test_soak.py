@@ -65,7 +65,7 @@ ENV = {
     "PROVIDER_SYNC_READ_TIMEOUT": "4",
     "POLL_FIRST_SECONDS": "0.3",
     "POLL_MAX_SECONDS": "1",
-    "GENERATION_DEADLINE_SECONDS": str(int(40 + COUNT * 0.5)),
+    "GENERATION_DEADLINE_SECONDS": str(int(30 + COUNT * 1.2)),
     "VIDEO_MAX_BYTES": str(30 * 1024 * 1024),
 }
 
@@ -101,7 +101,7 @@ def test_soak_with_faults_kills_and_redis_flushes(settings, media_root, sim_cred
     stop = threading.Event()
 
     def chaos() -> None:
-        while not stop.wait(rng.uniform(1.0, 4.0)):
+        while not stop.wait(rng.uniform(1.5, 5.0)):
             victim = rng.randrange(len(workers))
             workers[victim].kill(signal.SIGKILL)
             workers[victim] = worker_processes(**ENV)
