@@ -70,6 +70,7 @@ ENV = {
 }
 
 
+@pytest.mark.timeout(max(300, COUNT * 4))
 def test_soak_with_faults_kills_and_redis_flushes(settings, media_root, sim_credentials, sim, worker_processes):
     assert set(MARKERS) == set(FAULTS), "the soak must inject every fault kind the simulator has"
     for key, value in ENV.items():
