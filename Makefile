@@ -23,8 +23,10 @@ run: $(VENV)/.base  ## the whole site on embedded defaults: http://127.0.0.1:$${
 test: $(VENV)/.dev  ## lint, migrations check, every test (PostgreSQL when DATABASE_URL points at it)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
-	$(BIN)/pip-audit --progress-spinner off -r constraints.txt --disable-pip --no-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+audit: $(VENV)/.dev  ## known vulnerabilities in the pinned versions (needs pypi.org's JSON API or OSV)
+	$(BIN)/pip-audit --progress-spinner off --strict -r constraints.txt --disable-pip --no-deps
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
