@@ -33,6 +33,10 @@ def storage(tmp_path: Path) -> FileSystemStorage:
     return storage
 
 
+# Closing a response sends request_finished, whose connection health check may touch the database.
+pytestmark = pytest.mark.django_db
+
+
 def _serve(storage: Storage, method: str = "GET", name: str = NAME, **headers: str) -> HttpResponseBase:
     request = getattr(RequestFactory(), method.lower())(f"/videos/1/file?{name}", headers=headers)
     return serve_stored_file(request, name, filename="sunset.mp4", content_type="video/mp4", storage=storage)

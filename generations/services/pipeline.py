@@ -56,6 +56,7 @@ def _lease(step: str) -> timedelta:
     return timedelta(seconds=seconds * 8.4 if step == "sync" else seconds)
 
 
+# Looking a possibly-sent submit up by our external id gives up (to an admin) after this many tries.
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
 EARLY = timedelta(seconds=1.5)
@@ -219,10 +220,14 @@ def _submit_failed(gen: Generation, exc: ProviderError) -> None:
         _advance(gen, S.SUBMITTING, next_run_at=timezone.now())
         schedule(submit_step(gen), gen.pk, key=f"dup{gen.submit_attempts}", delay=backoff(gen.submit_attempts))
         return
-    if exc.permanent or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+    delay = backoff(gen.submit_attempts, exc.retry_after)
+    if exc.permanent:
         generation_fail(gen.pk, reason=exc.message, detail=exc.body, statuses={S.SUBMITTING})
         return
-    delay = backoff(gen.submit_attempts, exc.retry_after)
+    if timezone.now() + timedelta(seconds=delay) >= gen.deadline_at:  # a provider that is down: wait, not forever
+        reason = f"{exc.message} The provider did not take the video before the deadline."
+        generation_fail(gen.pk, reason=reason, detail=exc.body, statuses={S.SUBMITTING})
+        return
     if _advance(
         gen,
         S.SUBMITTING,
