@@ -104,6 +104,8 @@ def test_no_active_credential_means_the_model_is_unavailable(alice, mulerun):
 
 
 def test_100_concurrent_creates_with_credit_for_50_accept_exactly_50():
+    """100 creates race for credit worth 50. Threads hold a database connection each, and PostgreSQL's default
+    max_connections is 100, so 50 threads start together at a barrier and make two creates each."""
     member = make_member("eve", 0)
     cost = price_for("mulerun:kling-v2.5-turbo", mode="std", duration=5, sound=False)
     from generations.services.credits import credits_grant
@@ -111,20 +113,22 @@ def test_100_concurrent_creates_with_credit_for_50_accept_exactly_50():
     credits_grant(user=member, amount=cost * 50, reason="exactly fifty", actor=None)
     outcomes: list[str] = []
     lowest = [cost * 50]
-    barrier = threading.Barrier(20)
+    barrier = threading.Barrier(50)
 
-    def submit(n: int):
+    def submit_twice():
         try:
-            barrier.wait() if n < 20 else None
-            factories.create(member)
-            outcomes.append("ok")
-        except InsufficientCredits:
-            outcomes.append("refused")
+            barrier.wait()
+            for _ in range(2):
+                try:
+                    factories.create(member)
+                    outcomes.append("ok")
+                except InsufficientCredits:
+                    outcomes.append("refused")
+                lowest[0] = min(lowest[0], CreditAccount.balance_of(member))
         finally:
-            lowest[0] = min(lowest[0], CreditAccount.balance_of(member))
             connection.close()
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(100)]
+    threads = [threading.Thread(target=submit_twice) for _ in range(50)]
     for t in threads:
         t.start()
     for t in threads:
@@ -142,8 +146,8 @@ def test_the_demo_setup_is_idempotent_and_follows_the_simulator_port():
 
     assert demo_credentials("http://127.0.0.1:8765") == 6
     assert demo_credentials("http://127.0.0.1:9999") == 0  # nothing new, but every demo credential follows
-    assert set(ProviderCredential.objects.filter(label__endswith="(simulator)").values_list("base_url", flat=True)) \
-        == {"http://127.0.0.1:9999"}
+    demo = ProviderCredential.objects.filter(label__endswith="(simulator)")
+    assert set(demo.values_list("base_url", flat=True)) == {"http://127.0.0.1:9999"}
     username, password = demo_admin()
     assert password and len(password) >= 12
     assert demo_admin() == (username, None)  # the password is shown once, never reset behind the user's back

@@ -12,6 +12,7 @@ import email.utils
 import functools
 import json
 import logging
+import os
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -91,9 +92,18 @@ _SENTENCES = {
 }
 
 
-@functools.cache
 def ssl_context() -> ssl.SSLContext:
-    """One verified TLS context for every call: building one loads the CA bundle, ~25 ms each time."""
+    """One verified TLS context for every call: building one loads the CA bundle, ~25 ms each time.
+
+    Like httpx, SSL_CERT_FILE / SSL_CERT_DIR replace certifi's bundle (deployments with their own CA).
+    """
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
     return ssl.create_default_context(cafile=certifi.where())
 
 
