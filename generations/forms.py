@@ -112,7 +112,13 @@ class GenerationForm(forms.Form):
         initial=Generation.Visibility.TEAM,
         widget=forms.RadioSelect,
     )
-    form_token = forms.UUIDField(widget=forms.HiddenInput)
+    form_token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form has expired; please submit it again.",
+            "invalid": "This form has expired; please submit it again.",
+        },
+    )
 
     def __init__(
         self,

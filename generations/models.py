@@ -218,7 +218,7 @@ class Generation(models.Model):
 
     # Our id at the provider (Kling's external_task_id) and the secret in our callback URL.
     external_id = models.CharField(max_length=64, unique=True, default="", editable=False)
-    callback_secret = models.CharField(max_length=64, default="", editable=False)
+    callback_secret = models.CharField(max_length=64, default="", editable=False, db_index=True)
     provider_task_id = models.CharField(max_length=200, blank=True, db_index=True)
     provider_status = models.CharField(max_length=64, blank=True)  # the provider's own last status word
     provider_response = models.JSONField(default=dict, blank=True)  # its last raw answer, for admins

@@ -334,8 +334,9 @@ def generation_poll(pk: uuid.UUID) -> None:
 def generation_poll_soon(gen: Generation) -> bool:
     """A provider callback arrived: poll now instead of at the scheduled time (at most one extra poll at once)."""
     now = timezone.now()
+    # A second racing callback re-checks the row after the first one's update and finds it already due.
     moved = Generation.objects.filter(pk=gen.pk, status__in=Generation.POLLING, next_run_at__gt=now).update(
-        next_run_at=now, callbacks_received=F("callbacks_received") + 1
+        next_run_at=now - timedelta(seconds=1), callbacks_received=F("callbacks_received") + 1
     )
     if moved:
         gen.refresh_from_db(fields=["poll_count"])
@@ -453,7 +454,10 @@ def _generate_sync(gen: Generation, client: Client) -> None:
                     return
                 got = _write_capped(chunks, tmp, _heartbeat(gen.pk))
         except SubmitOutcomeUnknown as exc:
-            _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
+            # Cut off before or while the body streamed: the provider may have made (and billed) the video.
+            for state in (S.SUBMITTING, S.DOWNLOADING):
+                if _advance(gen, state, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body):
+                    break
             return
         except ProviderError as exc:
             if gen.status == S.SUBMITTING and Generation.objects.filter(pk=gen.pk, status=S.SUBMITTING).exists():

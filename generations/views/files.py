@@ -1,4 +1,7 @@
-"""Video and poster files, only for people who may see the generation (storage paths are never linked)."""
+"""Video and poster files, only for people who may see the generation (storage paths are never linked).
+
+GET and HEAD: players and download managers ask HEAD first, and serve_stored_file answers it without a body.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ import uuid
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from generations.media.serving import serve_stored_file
 from generations.views.access import get_generation_for_viewer
 
 
-@require_GET
+@require_safe
 def video_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     gen = get_generation_for_viewer(request, pk)
     if not gen.video:
@@ -23,7 +26,7 @@ def video_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def poster_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     gen = get_generation_for_viewer(request, pk)
     if not gen.poster:
