@@ -255,7 +255,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
         delay = backoff(gen.submit_attempts, exc.retry_after)
         Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
         if _advance(gen, S.SUBMITTING, error=exc.message, next_run_at=timezone.now() + timedelta(seconds=delay)):
-            schedule("submit", gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
+            schedule(submit_step(gen), gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
         return
     if found is not None:
         _mark_submitted(gen, found, first_poll=0)
