@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations import catalog
-from generations.models import Generation, ProviderCredential
+from generations.models import Generation, MemberSettings
+from generations.services import routing
 
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
@@ -28,23 +29,25 @@ ALWAYS = ("model", "visibility", "form_token")
 # --- New video ------------------------------------------------------------------------------------------------
 
 
-def model_options() -> list[tuple[ProviderCredential, catalog.ModelSpec]]:
-    """Every (active credential, model it offers), in the order members see them (one query)."""
-    creds = ProviderCredential.objects.filter(is_active=True).order_by("priority", "label")
-    return [(cred, spec) for cred in creds for spec in cred.models()]
+def model_options() -> list[routing.Offer]:
+    """Every model an active account serves, once each (services.routing groups the accounts)."""
+    return routing.offers()
 
 
-def model_value(cred_id: int | None, key: str) -> str:
-    """The <option> value: credential id and catalog key (keys contain ':' themselves, so split once)."""
-    return f"{cred_id}:{key}" if cred_id else key
-
-
-def parse_model_value(value: str) -> tuple[int | None, catalog.ModelSpec]:
-    """``"7:mulerun:kling-v2.6"`` or a bare catalog key; raises CatalogError for anything else."""
-    head, _, rest = (value or "").partition(":")
-    if head.isdigit() and rest:
-        return int(head), catalog.get_model(rest)
-    return None, catalog.get_model(value or "")
+def _normalise_model(data: Mapping[str, Any], options: list[routing.Offer]) -> dict[str, Any]:
+    """Accept old "<account>:<catalog key>" and bare catalog key values: the model plus an account override."""
+    data = data.dict() if hasattr(data, "getlist") else dict(data)
+    value = data.get("model") or ""
+    if not isinstance(value, str) or any(o.slug == value for o in options):
+        return data
+    try:
+        offer, pin = routing.find_offer(value, options)
+    except catalog.CatalogError:
+        return data  # left as is: the model field reports it
+    account = pin.account or next((r.credential.pk for r in offer.routes if pin.allows(r)), None)
+    data["model"] = offer.slug
+    data.setdefault("account", str(account) if account else "")
+    return data
 
 
 class _GroupField(forms.Field):
@@ -59,6 +62,14 @@ class _GroupField(forms.Field):
 
 class GenerationForm(forms.Form):
     model = forms.ChoiceField(label="Model")
+    account = forms.TypedChoiceField(
+        label="Provider account",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text="Automatic picks a healthy account by the admins' priority and price, and moves to another "
+        "one if an account refuses the video before making it.",
+    )
     prompt = forms.CharField(
         label="Prompt", required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6})
     )
@@ -124,24 +135,22 @@ class GenerationForm(forms.Form):
         self,
         data: Mapping[str, Any] | None = None,
         *,
-        options: list[tuple[ProviderCredential, catalog.ModelSpec]],
+        options: list[routing.Offer],
         initial: Mapping[str, Any] | None = None,
     ):
-        initial = dict(initial or {})
+        initial = _normalise_model(initial or {}, options)
         initial.setdefault("form_token", uuid.uuid4())
+        if data is not None:
+            data = _normalise_model(data, options)
         super().__init__(data, initial=initial)
-        values = [model_value(cred.pk, spec.key) for cred, spec in options]
         chosen = (data or {}).get("model") or initial.get("model") or ""
-        if chosen not in values:  # a bare catalog key (?model=kling:kling-v3): the first account offering it
-            chosen = next((v for v in values if v.partition(":")[2] == chosen), values[0] if values else "")
-        self.model_choice = chosen
-        self.credential_id, self.spec = parse_model_value(self.model_choice) if values else (None, None)
-        self.credential_label = next((c.label for c, _s in options if c.pk == self.credential_id), "")
-        groups: dict[str, list[tuple[str, str]]] = {}
-        for cred, spec in options:
-            groups.setdefault(cred.label, []).append((model_value(cred.pk, spec.key), spec.label))
-        self.fields["model"].choices = list(groups.items())
+        self.offer = next((o for o in options if o.slug == chosen), options[0] if options else None)
+        self.model_choice = self.offer.slug if self.offer else ""
+        self.spec = self.offer.spec if self.offer else None
+        self.fields["model"].choices = [(o.slug, o.name) for o in options]
         self.initial["model"] = self.model_choice
+        accounts = {r.credential.pk: r.label for r in self.offer.routes} if self.offer else {}
+        self.fields["account"].choices = [("", "Automatic (recommended)"), *[(str(k), v) for k, v in accounts.items()]]
         for n in SHOT_ROWS:
             self.fields[f"shot_prompt_{n}"] = forms.CharField(
                 label=f"Shot {n} prompt", required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -154,7 +163,7 @@ class GenerationForm(forms.Form):
 
     def _fit_to(self, spec: catalog.ModelSpec) -> None:
         """Keep only what this model supports, with its own choices and defaults."""
-        names = set(spec.field_names()) | set(ALWAYS)
+        names = set(spec.field_names()) | set(ALWAYS) | {"account"}
         if "shots" in names:
             names |= {f"shot_{kind}_{n}" for kind in ("prompt", "duration") for n in SHOT_ROWS}
         if "camera_control" in names:
@@ -182,11 +191,11 @@ class GenerationForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.spec is None:
+        if self.offer is None:
             raise forms.ValidationError("No provider account is active; ask an admin to add one.")
         self.params = self._params(data)
         try:
-            catalog.validate(self.spec.key, self.params)
+            self.choice = routing.candidates(self.offer, self.params, pin=routing.Pin(account=data.get("account")))[0]
         except catalog.CatalogError as exc:
             self.add_catalog_errors(exc.errors)
         return data
@@ -213,11 +222,11 @@ class GenerationForm(forms.Form):
 
     def create_kwargs(self) -> dict[str, Any]:
         """Arguments for services.create.generation_create (after is_valid())."""
-        assert self.spec is not None
+        assert self.offer is not None
         return {
-            "model_key": self.spec.key,
+            "model_key": self.offer.slug,
             "params": self.params,
-            "credential_id": self.credential_id,
+            "credential_id": self.cleaned_data.get("account"),
             "form_token": self.cleaned_data["form_token"],
             "visibility": self.cleaned_data["visibility"],
         }
@@ -230,10 +239,9 @@ class GenerationForm(forms.Form):
         return [(self[f"shot_prompt_{n}"], self[f"shot_duration_{n}"]) for n in SHOT_ROWS]
 
 
-def remix_initial(gen: Generation, options: list[tuple[ProviderCredential, catalog.ModelSpec]]) -> dict[str, Any]:
-    """The New video form's starting values copied from an earlier generation."""
-    same = [c.pk for c, s in options if s.key == gen.model]
-    cred_id = gen.credential_id if gen.credential_id in same else (same[0] if same else None)
+def remix_initial(gen: Generation, options: list[routing.Offer]) -> dict[str, Any]:
+    """The New video form's starting values copied from an earlier generation (same model, same options)."""
+    offer = next((o for o in options if any(r.spec.key == gen.model for r in o.routes)), None)
     initial: dict[str, Any] = {
         "prompt": gen.prompt,
         "negative_prompt": gen.negative_prompt,
@@ -249,8 +257,11 @@ def remix_initial(gen: Generation, options: list[tuple[ProviderCredential, catal
         "watermark": gen.watermark,
         "visibility": gen.visibility,
     }
-    if cred_id:
-        initial["model"] = model_value(cred_id, gen.model)
+    if offer is not None:
+        initial["model"] = offer.slug
+        same = [r.credential.pk for r in offer.routes if r.spec.key == gen.model]
+        if gen.account_chosen_by_member and gen.credential_id in same:
+            initial["account"] = str(gen.credential_id)
     for n, shot in enumerate(gen.shots[: catalog.MAX_SHOTS], start=1):
         initial[f"shot_prompt_{n}"] = shot.get("prompt", "")
         initial[f"shot_duration_{n}"] = shot.get("duration", "")
@@ -386,3 +397,31 @@ class ResumeForm(forms.Form):
         max_length=200,
         help_text="The id the provider gave this task (look it up in the provider's dashboard).",
     )
+
+
+# --- Member settings ------------------------------------------------------------------------------------------
+
+
+class MemberSettingsForm(forms.ModelForm):
+    email = forms.EmailField(label="Email address", required=False, max_length=254)
+
+    class Meta:
+        model = MemberSettings
+        fields = ["email_when_finished"]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["email"].initial = user.email
+        self.order_fields(["email", "email_when_finished"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("email_when_finished") and not data.get("email"):
+            self.add_error("email", "Give an address to send the emails to.")
+        return data
+
+    def save(self, commit: bool = True) -> MemberSettings:
+        self.user.email = self.cleaned_data["email"]
+        self.user.save(update_fields=["email"])
+        return super().save(commit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from generations.services import notify as notify_service
 from generations.services import pipeline, recovery
 
 
@@ -21,3 +22,7 @@ def fetch(gen_id: str) -> None:
 
 def sweep(_: str = "") -> None:
     recovery.generations_recover()
+
+
+def notify(gen_id: str) -> None:
+    notify_service.generation_notify(uuid.UUID(gen_id))

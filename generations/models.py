@@ -232,6 +232,11 @@ class Generation(models.Model):
     poll_errors = models.PositiveIntegerField(default=0)
     fetch_attempts = models.PositiveIntegerField(default=0)
     callbacks_received = models.PositiveIntegerField(default=0)
+    # Which provider account served the video and why: chosen, refused, moved (services.routing).
+    route_log = models.JSONField(default=list, blank=True, editable=False)
+    account_chosen_by_member = models.BooleanField(default=False, editable=False)
+    # Set once the owner has been told by email that the video is ready or failed (services.notify).
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the next step should run (submit retry, poll or fetch retry).
     next_run_at = models.DateTimeField(null=True, blank=True)
     # A job working on this row holds it until then (heartbeats extend it); expired = the job died.
@@ -328,6 +333,27 @@ class Generation(models.Model):
     @property
     def was_refunded(self) -> bool:
         return self.credit_entries.filter(kind=CreditEntry.Kind.REFUND).exists()
+
+
+class MemberSettings(models.Model):
+    """A member's own preferences, edited on their Settings page."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member_settings")
+    email_when_finished = models.BooleanField(
+        "Email me when a video is ready or fails",
+        default=False,
+        help_text="Sent to the address on your account.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "member settings"
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+    @classmethod
+    def of(cls, user: Any) -> MemberSettings:
+        return cls.objects.get_or_create(user=user)[0]
 
 
 class Favorite(models.Model):

@@ -27,6 +27,7 @@ STEPS: dict[str, tuple[str, str, int]] = {
     "poll": ("generations.jobs.poll", "default", 60),
     "fetch": ("generations.jobs.fetch", "fetch", 900),
     "sweep": ("generations.jobs.sweep", "default", 120),
+    "notify": ("generations.jobs.notify", "default", 60),
 }
 _STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations.views import credits, detail, files, gallery, hooks, library, new
+from generations.views import credits, detail, files, gallery, hooks, library, new, settings
 
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
@@ -17,5 +17,6 @@ urlpatterns = [
     path("videos/<uuid:pk>/video.mp4", files.video_file, name="generation_video"),
     path("videos/<uuid:pk>/poster.jpg", files.poster_file, name="generation_poster"),
     path("credits/", credits.credits_page, name="credits"),
+    path("settings/", settings.member_settings, name="member_settings"),
     path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),
 ]

@@ -12,14 +12,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from generations import catalog
-from generations.models import Generation, Price, ProviderCredential
+from generations.models import Generation, Price
 from generations.scheduling import schedule
+from generations.services import routing
 from generations.services.credits import credits_account, credits_charge
 from generations.services.pipeline import submit_step
 
 
 def price_for(model_key: str, *, mode: str, duration: int, sound: bool) -> int:
-    """The one pricing function: the New video page shows exactly what generation_create charges."""
+    """The price of one catalog entry's combination (admin price grid, tests); routing prices every route."""
     credits = (
         Price.objects.filter(model=model_key, mode=mode, duration=duration, sound=sound)
         .values_list("credits", flat=True)
@@ -28,18 +29,6 @@ def price_for(model_key: str, *, mode: str, duration: int, sound: bool) -> int:
     if credits is None:
         raise catalog.CatalogError({"model": "This combination has no price yet; ask an admin to set one."})
     return credits
-
-
-def credential_for(model_key: str, credential_id: int | None) -> ProviderCredential:
-    """The chosen credential if it is active and offers the model, else the best active one that does."""
-    spec = catalog.get_model(model_key)
-    active = ProviderCredential.objects.filter(is_active=True, provider=spec.provider)
-    if credential_id is not None:
-        active = active.filter(pk=credential_id)
-    credential = active.order_by("priority", "pk").first()
-    if credential is None:
-        raise catalog.CatalogError({"model": "This model is not available right now; choose another one."})
-    return credential
 
 
 def generation_create(
@@ -53,15 +42,16 @@ def generation_create(
 ) -> Generation:
     """Charge the member and queue the video. Raises CatalogError (bad input) or InsufficientCredits.
 
-    The same form token twice (a double-click, a retried POST) returns the first generation, charged once.
+    ``model_key`` is a model as members choose it ("kling-2-5-turbo") or a catalog key; services.routing picks
+    the provider account unless ``credential_id`` (or the catalog key) pins it. The same form token twice
+    (a double-click, a retried POST) returns the first generation, charged once.
     """
     if form_token is not None:
         existing = Generation.objects.filter(owner=user, form_token=form_token).first()
         if existing is not None:
             return existing
-    credential = credential_for(model_key, credential_id)
-    clean = catalog.validate(model_key, params)
-    cost = price_for(model_key, mode=clean.mode, duration=clean.duration, sound=clean.sound)
+    choice, pinned = routing.choose(model_key, params, account=credential_id)
+    credential, clean, cost = choice.route.credential, choice.params, choice.cost
     if visibility not in Generation.Visibility.values:
         raise catalog.CatalogError({"visibility": "Choose Team or Private."})
     credits_account(user)
@@ -70,8 +60,10 @@ def generation_create(
         owner=user,
         credential=credential,
         provider=credential.provider,
-        model=model_key,
+        model=choice.route.spec.key,
         cost=cost,
+        account_chosen_by_member=pinned,
+        route_log=[routing.route_event(credential, "chosen", choice.why)],
         visibility=visibility,
         form_token=form_token,
         created_at=now,

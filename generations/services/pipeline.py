@@ -40,6 +40,7 @@ from generations.providers.base import (
 )
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
+from generations.services import notify, routing
 from generations.services.credits import credits_refund
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def generation_fail(pk: uuid.UUID, *, reason: str, detail: str = "", statuses: s
             return False
         gen = Generation.objects.select_related("owner").get(pk=pk)
         credits_refund(generation=gen, reason=reason[:200])
+        notify.notify_later(pk)
     log.info("generation %s failed: %s", pk, reason)
     return True
 
@@ -216,6 +218,8 @@ def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float)
 
 def _submit_failed(gen: Generation, exc: ProviderError) -> None:
     _note_credential_problem(gen, exc)
+    if routing.failover(gen, exc.kind, exc.message):  # refused before any task existed: the next account
+        return
     if exc.kind == "duplicate":  # our external id already exists there: the first send did arrive
         _advance(gen, S.SUBMITTING, next_run_at=timezone.now())
         schedule(submit_step(gen), gen.pk, key=f"dup{gen.submit_attempts}", delay=backoff(gen.submit_attempts))
@@ -433,6 +437,7 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         default_storage.delete(video_name)
         default_storage.delete(poster_name)
     else:
+        notify.notify_later(gen.pk)
         log.info("generation %s ready (%s bytes)", gen.pk, size)
 
 

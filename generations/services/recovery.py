@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from generations.models import Generation
 from generations.scheduling import schedule
+from generations.services.notify import notify_later, untold
 from generations.services.pipeline import deadline_message, generation_fail, submit_step
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
         elif gen.status == S.DOWNLOADING:
             schedule("fetch", gen.pk, key=f"s{gen.fetch_attempts}")
         done[gen.status] += 1
+    for pk in untold():
+        notify_later(pk)
+        done["notify"] += 1
     if done:
         log.info("recovery sweep re-enqueued %s", dict(done))
     return done

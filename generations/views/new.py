@@ -12,27 +12,45 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from generations import catalog
-from generations.forms import GenerationForm, model_options, parse_model_value, remix_initial
+from generations.forms import GenerationForm, model_options, remix_initial
 from generations.models import CreditAccount
-from generations.services.create import generation_create, price_for
+from generations.services import routing
+from generations.services.create import generation_create
 from generations.services.credits import InsufficientCredits
 from generations.views.access import get_generation_for_viewer
 
 QUOTE_FIELDS = ("mode", "duration", "sound")
+# Options that decide which accounts can make the video (new_video.js sends the same list to quote.json).
+ROUTE_FIELDS = (*QUOTE_FIELDS, "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot", "negative_prompt")
 
 
 def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Cost and balance for one model and (mode, duration, sound); raises CatalogError for a bad combination.
+    """Cost, balance and the account that would make the video; raises CatalogError for a bad combination.
 
-    The page and quote.json both use this, and it prices with services.create.price_for: what the member
-    sees is what generation_create charges.
+    The page and quote.json both use this, and it prices through services.routing, as generation_create
+    does: what the member sees is what they are charged. With only the price fields (an early quote), other
+    options are assumed at their defaults.
     """
-    _cred, spec = parse_model_value(model)
-    # A stand-in prompt: the quote checks only the fields that change the price.
-    clean = catalog.validate(spec.key, {"prompt": "quote", **{k: values.get(k) for k in QUOTE_FIELDS}})
-    cost = price_for(spec.key, mode=clean.mode, duration=clean.duration, sound=clean.sound)
+    offer, pin = routing.find_offer(model)
+    account = values.get("account")
+    if isinstance(account, str) and account.isascii() and account.isdigit() and len(account) < 10:
+        pin = routing.Pin(account=int(account))
+    # A stand-in prompt: the quote checks only the fields that change the route and the price.
+    raw = {**{k: v for k, v in values.items() if k != "account"}, "prompt": "quote"}
+    try:
+        choice = routing.candidates(offer, raw, pin=pin)[0]
+    except catalog.CatalogError:
+        choice = routing.candidates(offer, {"prompt": "quote", **{k: values.get(k) for k in QUOTE_FIELDS}}, pin=pin)[0]
     balance = CreditAccount.balance_of(user)
-    return {"cost": cost, "balance": balance, "balance_after": balance - cost, "enough": balance >= cost}
+    cost = choice.cost
+    return {
+        "cost": cost,
+        "balance": balance,
+        "balance_after": balance - cost,
+        "enough": balance >= cost,
+        "account": choice.route.label,
+        "why": choice.why,
+    }
 
 
 def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
@@ -66,8 +84,8 @@ def new_video(request: HttpRequest) -> HttpResponse:
     else:
         form = GenerationForm(options=options, initial=_initial(request, options))
     try:
-        values = {k: form[k].value() for k in QUOTE_FIELDS if k in form.fields}
-        price = quote_for(request.user, form.model_choice, values) if form.spec else None
+        values = {k: form[k].value() for k in ROUTE_FIELDS if k in form.fields}
+        price = quote_for(request.user, form.model_choice, values) if form.offer else None
     except catalog.CatalogError as exc:
         price = {"error": next(iter(exc.errors.values()))}
     ctx = {"form": form, "spec": form.spec, "price": price, "prompt_max": catalog.PROMPT_MAX}
@@ -77,7 +95,7 @@ def new_video(request: HttpRequest) -> HttpResponse:
 @require_GET
 def quote(request: HttpRequest) -> JsonResponse:
     try:
-        data = quote_for(request.user, request.GET.get("model", ""), request.GET)
+        data = quote_for(request.user, request.GET.get("model", ""), request.GET.dict())
     except catalog.CatalogError as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
     return JsonResponse(data)

@@ -48,11 +48,15 @@
     return el.value;
   }
 
+  var routeEl = form.querySelector("[data-route]");
+  var whyEl = form.querySelector("[data-route-why]");
+  var QUOTED = ["mode", "duration", "sound", "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot", "negative_prompt"];
+
   function quote() {
     var params = new URLSearchParams({ model: model ? model.value : "" });
-    ["mode", "duration", "sound"].forEach(function (name) {
+    QUOTED.forEach(function (name) {
       var v = value(name);
-      if (v !== null) params.set(name, v);
+      if (v !== null && v !== undefined) params.set(name, v);
     });
     if (pending) pending.abort();
     pending = new AbortController();
@@ -75,6 +79,8 @@
           return;
         }
         costEl.textContent = d.cost;
+        if (routeEl) routeEl.textContent = d.account;
+        if (whyEl) whyEl.textContent = d.why;
         nowEl.textContent = d.balance;
         afterEl.textContent = d.balance_after;
         if (topBalance) topBalance.textContent = d.balance;
@@ -85,9 +91,11 @@
       });
   }
 
-  ["mode", "duration", "sound"].forEach(function (name) {
+  QUOTED.forEach(function (name) {
     var el = form.elements[name];
-    if (el) el.addEventListener("change", quote);
+    if (!el) return;
+    if (el.forEach) el.forEach(function (radio) { radio.addEventListener("change", quote); });
+    else el.addEventListener("change", quote);
   });
 
   // Multi-shot editor: show only the rows in use, add and remove up to the maximum ---------------------------

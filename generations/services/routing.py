@@ -1,0 +1,276 @@
+"""Members pick a model; the site picks the provider account. One place decides which account serves a video.
+
+A *model* here is what members think in ("Kling 2.5 Turbo"): every catalog entry whose label names that model,
+whichever account offers it. Providers that sell each mode as a model id of its own add the mode to the label
+("Kling 2.5 Turbo Pro"); that suffix is not part of the model's name.
+
+A *route* is one active provider account and the catalog entry it offers for the model. The routes able to make
+a video are those whose entry accepts every option the member chose and has a price; among them the site takes
+the healthy before the recently failing, then the admin's priority, then the lower price.
+
+Failover: when the chosen account refuses the submit in a way that proves no task was created (bad key, out of
+credit, rate limited, refused before any task existed), the generation moves to the next route at a price no
+higher than the member was charged. Never once a task may exist: ambiguous submits follow the pipeline's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.text import slugify
+
+from generations import catalog
+from generations.models import Generation, Price, ProviderCredential
+
+# An account that failed within this window is tried after the healthy ones.
+HEALTH_WINDOW = timedelta(minutes=15)
+# Refusals that prove the provider created no task: the next account may safely take the video.
+FAILOVER_KINDS = frozenset({"auth", "no_credit", "rate_limited"})
+_MODE_SUFFIX = re.compile(r"\s+(Pro|Standard|Std|4K)$", re.IGNORECASE)
+
+
+def model_name(spec: catalog.ModelSpec) -> str:
+    """"Kling 2.5 Turbo Pro" → "Kling 2.5 Turbo": the name members choose, whoever offers it."""
+    return _MODE_SUFFIX.sub("", spec.label)
+
+
+def model_slug(spec: catalog.ModelSpec) -> str:
+    return slugify(model_name(spec).replace(".", "-"))
+
+
+@dataclass(frozen=True)
+class Route:
+    credential: ProviderCredential
+    spec: catalog.ModelSpec
+
+    @property
+    def label(self) -> str:
+        return f"{self.credential.label} · {self.spec.provider_info.label}"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A model as members see it: its name and every route that serves it, in the admin's priority order."""
+
+    slug: str
+    name: str
+    routes: tuple[Route, ...]
+
+    @property
+    def spec(self) -> catalog.ModelSpec:
+        """The union of the routes' options: what the form shows. Each route still checks its own rules."""
+        specs = [r.spec for r in self.routes]
+        first = specs[0]
+
+        def union(attr: str, order: Iterable[Any]) -> tuple[Any, ...]:
+            have = {v for s in specs for v in getattr(s, attr)}
+            return tuple(v for v in order if v in have)
+
+        def any_(attr: str) -> bool:
+            return any(getattr(s, attr) for s in specs)
+
+        return replace(
+            first,
+            model=self.slug,
+            label=self.name,
+            modes=union("modes", catalog.MODES),
+            durations=union("durations", sorted({d for s in specs for d in s.durations})),
+            aspect_ratios=union("aspect_ratios", catalog.ASPECT_RATIOS),
+            negative_prompt=any_("negative_prompt"),
+            sound=any_("sound"),
+            sound_requires_pro=all(s.sound_requires_pro for s in specs if s.sound),
+            sound_default=any_("sound_default"),
+            cfg_scale=any_("cfg_scale"),
+            cfg_default=next((s.cfg_default for s in specs if s.cfg_default is not None), None),
+            image_urls=any_("image_urls"),
+            multi_shot=any_("multi_shot"),
+            camera_control=any_("camera_control"),
+            watermark=any_("watermark"),
+            typical_seconds=min(s.typical_seconds for s in specs),
+            notes="",
+        )
+
+
+def offers() -> list[Offer]:
+    """Every model an active account serves, once each, in the order of the best account offering it."""
+    grouped: dict[str, list[Route]] = {}
+    names: dict[str, str] = {}
+    for cred in ProviderCredential.objects.filter(is_active=True).order_by("priority", "label"):
+        for spec in cred.models():
+            slug = model_slug(spec)
+            grouped.setdefault(slug, []).append(Route(cred, spec))
+            names.setdefault(slug, model_name(spec))
+    return [Offer(slug, names[slug], tuple(routes)) for slug, routes in grouped.items()]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the member fixed beyond the model: one account, or one provider's catalog entry (None: automatic)."""
+
+    account: int | None = None
+    spec_key: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.account is not None or self.spec_key is not None
+
+    def allows(self, route: Route) -> bool:
+        return (self.account is None or route.credential.pk == self.account) and (
+            self.spec_key is None or route.spec.key == self.spec_key
+        )
+
+
+def find_offer(value: str, available: list[Offer] | None = None) -> tuple[Offer, Pin]:
+    """The offer for a model slug ("kling-2-5-turbo"), a catalog key ("mulerun:kling-v2.6") or an
+    "<account id>:<catalog key>" value. The last two also pin the provider or the account. Raises CatalogError.
+    """
+    available = offers() if available is None else available
+    value = value if isinstance(value, str) else ""
+    head, _, rest = value.partition(":")
+    account = int(head) if head.isascii() and head.isdigit() and rest and len(head) < 10 else None
+    key = rest if account is not None else value
+    for offer in available:
+        if offer.slug == value:
+            return offer, Pin()
+        for route in offer.routes:
+            if route.spec.key == key and (account is None or route.credential.pk == account):
+                return offer, Pin(account=account, spec_key=key)
+    raise catalog.CatalogError({"model": "Choose one of the models offered."})
+
+
+def price_of(spec: catalog.ModelSpec, clean: catalog.GenerationParams) -> int | None:
+    return (
+        Price.objects.filter(model=spec.key, mode=clean.mode, duration=clean.duration, sound=clean.sound)
+        .values_list("credits", flat=True)
+        .first()
+    )
+
+
+def _healthy(cred: ProviderCredential, now: Any) -> bool:
+    if not cred.last_error or cred.last_error_at is None:
+        return True
+    recovered = cred.last_checked_at is not None and cred.last_checked_at > cred.last_error_at
+    return recovered or cred.last_error_at < now - HEALTH_WINDOW
+
+
+@dataclass(frozen=True)
+class Choice:
+    route: Route
+    params: catalog.GenerationParams
+    cost: int
+    why: str
+
+
+def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> list[Choice]:
+    """Every route able to make this video, best first. Raises CatalogError (the best route's reasons) if none."""
+    now = timezone.now()
+    routes = [r for r in offer.routes if pin.allows(r)]
+    if not routes:
+        raise catalog.CatalogError({"account": "That account does not offer this model; choose Automatic."})
+    found: list[tuple[tuple[Any, ...], Choice]] = []
+    first_error: catalog.CatalogError | None = None
+    for route in routes:
+        try:
+            clean = catalog.validate(route.spec.key, raw)
+        except catalog.CatalogError as exc:
+            first_error = first_error or exc
+            continue
+        cost = price_of(route.spec, clean)
+        if cost is None:
+            first_error = first_error or catalog.CatalogError(
+                {"model": "This combination has no price yet; ask an admin to set one."}
+            )
+            continue
+        healthy = _healthy(route.credential, now)
+        rank = (not healthy, route.credential.priority, cost, route.credential.pk)
+        found.append((rank, Choice(route, clean, cost, why="")))
+    if not found:
+        assert first_error is not None
+        raise first_error
+    found.sort(key=lambda item: item[0])
+    best_cost = min(c.cost for _r, c in found)
+    result = []
+    for rank, choice in found:
+        if pin:
+            why = "Chosen by you."
+        elif not rank[0] and len(found) == 1:
+            why = "The only account that offers these options."
+        elif rank[0]:
+            why = "Chosen although it failed recently: no healthy account offers these options."
+        else:
+            why = f"Chosen automatically among {len(found)} accounts: healthy first, then the admins' priority"
+            why += ", at the lowest price." if choice.cost == best_cost else "."
+        result.append(replace(choice, why=why))
+    return result
+
+
+def choose(model: str, raw: Mapping[str, Any], *, account: int | None = None) -> tuple[Choice, bool]:
+    """The route that makes this video (see the module docstring), and whether the member pinned it."""
+    offer, pin = find_offer(model)
+    if account is not None:
+        pin = Pin(account=account, spec_key=pin.spec_key)
+    return candidates(offer, raw, pin=pin)[0], bool(pin)
+
+
+# --- failover -------------------------------------------------------------------------------------------------
+
+
+def route_event(credential: ProviderCredential, event: str, why: str) -> dict[str, str]:
+    return {"at": timezone.now().isoformat(timespec="seconds"), "account": credential.label, "event": event, "why": why}
+
+
+def failover(gen: Generation, kind: str, message: str) -> bool:
+    """Move a refused, task-less submit to the next account serving the same model and options.
+
+    Only for refusals in FAILOVER_KINDS, only while the row is still SUBMITTING with no task id, only when the
+    member did not pick the account, and only to an account priced at or below what the member was charged.
+    Returns True if the generation was moved (and its submit scheduled), False to let the pipeline go on.
+    """
+    from generations.scheduling import schedule
+    from generations.services.pipeline import submit_step
+
+    if kind not in FAILOVER_KINDS or gen.provider_task_id or gen.account_chosen_by_member:
+        return False
+    tried = {e.get("account") for e in gen.route_log if e.get("event") in ("chosen", "refused", "moved")}
+    try:
+        offer, _pin = find_offer(gen.model)
+        raw = gen.params.as_dict()
+        if raw["cfg_scale"] == gen.spec.cfg_default:  # the old account's default, not the member's choice
+            raw["cfg_scale"] = None
+        options = candidates(offer, raw)
+    except catalog.CatalogError:
+        return False
+    refused = route_event(gen.credential, "refused", message[:300])
+    ProviderCredential.objects.filter(pk=gen.credential_id).update(
+        last_error=message[:1000], last_error_at=timezone.now()
+    )
+    for choice in options:
+        cred = choice.route.credential
+        if cred.label in tried or cred.pk == gen.credential_id or choice.cost > gen.cost:
+            continue
+        moved = route_event(cred, "moved", f"{gen.credential.label} refused the video ({message[:200]}).")
+        now = timezone.now()
+        if (
+            Generation.objects.filter(pk=gen.pk, status=Generation.Status.SUBMITTING, provider_task_id="").update(
+                status=Generation.Status.QUEUED,
+                credential=cred,
+                provider=cred.provider,
+                model=choice.route.spec.key,
+                route_log=[*gen.route_log, refused, moved],
+                error="",
+                error_detail="",
+                lease_until=None,
+                next_run_at=now,
+                updated_at=now,
+            )
+            != 1
+        ):
+            return False
+        gen.refresh_from_db()
+        schedule(submit_step(gen), gen.pk, key=f"fo{len(gen.route_log)}")
+        return True
+    return False
