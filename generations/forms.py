@@ -149,8 +149,12 @@ class GenerationForm(forms.Form):
         self.spec = self.offer.spec if self.offer else None
         self.fields["model"].choices = [(o.slug, o.name) for o in options]
         self.initial["model"] = self.model_choice
-        accounts = {r.credential.pk: r.label for r in self.offer.routes} if self.offer else {}
-        self.fields["account"].choices = [("", "Automatic (recommended)"), *[(str(k), v) for k, v in accounts.items()]]
+        accounts = {r.credential.pk: r for r in self.offer.routes} if self.offer else {}
+        automatic = [("", "Automatic (recommended)")]
+        self.fields["account"].choices = automatic + [(str(k), r.label) for k, r in accounts.items()]
+        pinned = str((data or {}).get("account") or initial.get("account") or "")
+        if pinned.isascii() and pinned.isdigit() and int(pinned) in accounts:  # one account: only its options
+            self.spec = accounts[int(pinned)].spec
         for n in SHOT_ROWS:
             self.fields[f"shot_prompt_{n}"] = forms.CharField(
                 label=f"Shot {n} prompt", required=False, widget=forms.Textarea(attrs={"rows": 2})

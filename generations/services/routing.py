@@ -35,7 +35,7 @@ _MODE_SUFFIX = re.compile(r"\s+(Pro|Standard|Std|4K)$", re.IGNORECASE)
 
 
 def model_name(spec: catalog.ModelSpec) -> str:
-    """"Kling 2.5 Turbo Pro" → "Kling 2.5 Turbo": the name members choose, whoever offers it."""
+    """ "Kling 2.5 Turbo Pro" → "Kling 2.5 Turbo": the name members choose, whoever offers it."""
     return _MODE_SUFFIX.sub("", spec.label)
 
 

@@ -26,10 +26,12 @@
   var update = form.querySelector("[data-update-model]");
   if (model && update) {
     update.hidden = true;
-    model.addEventListener("change", function () {
+    var rerender = function () {
       if (form.requestSubmit) form.requestSubmit(update);
       else update.click();
-    });
+    };
+    model.addEventListener("change", rerender);
+    if (form.elements.account) form.elements.account.addEventListener("change", rerender);
   }
 
   // Live price ----------------------------------------------------------------------------------------------
