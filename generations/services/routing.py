@@ -139,6 +139,8 @@ def find_offer(value: str, available: list[Offer] | None = None) -> tuple[Offer,
         for route in offer.routes:
             if route.spec.key == key and (account is None or route.credential.pk == account):
                 return offer, Pin(account=account, spec_key=key)
+    if key in catalog.CATALOG or any(model_slug(spec) == value for spec in catalog.CATALOG.values()):
+        raise catalog.CatalogError({"model": "This model is not available right now; choose another one."})
     raise catalog.CatalogError({"model": "Choose one of the models offered."})
 
 
