@@ -135,6 +135,9 @@ def test_a_failure_shows_the_reason_and_the_refund(tab: Session, alice: Any, mak
 def test_new_video_counts_prices_and_submits(tab: Session, alice: Any, credentials: Any) -> None:
     page = tab.open("/new/")
     tab.check("new-video")
+    models = page.get_by_label("Model").locator("option").all_inner_texts()
+    assert models.count("Kling 2.5 Turbo") == 1 and "Kling 3" in models  # a model once, whoever serves it
+    assert "test account" in page.locator("[data-route]").inner_text()  # the account the site picked
     page.get_by_label("Prompt", exact=True).fill("A slow dolly shot through a misty pine forest")
     assert page.locator("[data-count]").inner_text() == "45"
 
@@ -143,7 +146,7 @@ def test_new_video_counts_prices_and_submits(tab: Session, alice: Any, credentia
     page.wait_for_function(f"() => document.querySelector('[data-cost]').textContent === '{expected}'")
     assert page.locator("[data-balance-after]").inner_text() == str(500 - expected)
 
-    page.get_by_label("Model").select_option(f"{credentials['kling'].pk}:kling:kling-v3")
+    page.get_by_label("Model").select_option(label="Kling 3")
     page.wait_for_selector("text=Multi-shot video")
     assert page.get_by_label("Prompt", exact=True).input_value().startswith("A slow dolly shot")
     assert page.get_by_label("Shot 2 prompt").is_hidden()  # rows appear as they are added

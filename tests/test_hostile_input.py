@@ -240,9 +240,10 @@ def member(alice: Any, admin_user: Any) -> tuple[Any, Client]:
 
 
 def _model_values() -> list[str]:
-    from generations.forms import model_options, model_value
+    """The "<account id>:<catalog key>" values that pin one account (still accepted, as links and scripts use them)."""
+    from generations.forms import model_options
 
-    return [model_value(cred.pk, spec.key) for cred, spec in model_options()]
+    return [f"{r.credential.pk}:{r.spec.key}" for offer in model_options() for r in offer.routes]
 
 
 def _form_value(value: Any) -> Any:

@@ -40,7 +40,10 @@ def _log_in(browser: Any, base_url: str, username: str) -> Session:
 
 def _make_video(session: Session, credential_id: int, prompt: str, *, private: bool = False) -> Generation:
     page = session.open("/new/")
-    page.get_by_label("Model").select_option(f"{credential_id}:{MULERUN}")
+    page.get_by_label("Model").select_option(label="Kling 2.5 Turbo")
+    page.locator(".account-picker summary").click()  # the member overrides the site's choice of account
+    page.get_by_label("Provider account").select_option(str(credential_id))
+    page.wait_for_selector(".account-picker[open]")  # re-rendered with that account's options
     page.get_by_label("Prompt", exact=True).fill(prompt)
     if private:
         page.get_by_label("Private").check()
