@@ -177,3 +177,27 @@ def test_the_settings_page_turns_emails_on(alice: Any, client: Any) -> None:
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.email == "a@example.com" and MemberSettings.of(alice).email_when_finished
+
+
+def test_the_form_as_first_shown_can_be_submitted_for_every_model(
+    alice: Any, client: Any, sim_credentials: Any
+) -> None:
+    """Defaults of the merged form must suit at least one account (a CFG default one account refuses would not)."""
+    import re
+    import uuid
+
+    client.force_login(alice)
+    for offer in routing.offers():
+        html = client.get(reverse("new_video"), {"model": offer.slug}).content.decode()
+        data = {"model": offer.slug, "prompt": "A quiet harbour at dawn", "form_token": str(uuid.uuid4())}
+        for name, value in re.findall(r'<input type="(?:text|number)" name="(\w+)" value="([^"]*)"', html):
+            data[name] = value
+        for name in ("mode", "duration"):
+            block = html[html.index(f'name="{name}"') :]
+            data[name] = re.search(r'<option value="([^"]+)" selected', block).group(1)
+        data["aspect_ratio"], data["visibility"] = offer.spec.aspect_ratios[0], "team"
+        response = client.post(reverse("new_video"), data)
+        assert response.status_code == 302, (
+            offer.name,
+            re.findall(r'field-error"[^>]*>([^<]+)', response.content.decode()),
+        )

@@ -84,9 +84,12 @@ class Offer:
             negative_prompt=any_("negative_prompt"),
             sound=any_("sound"),
             sound_requires_pro=all(s.sound_requires_pro for s in specs if s.sound),
-            sound_default=any_("sound_default"),
+            sound_default=all(s.sound_default for s in specs if s.sound),
             cfg_scale=any_("cfg_scale"),
-            cfg_default=next((s.cfg_default for s in specs if s.cfg_default is not None), None),
+            # A default every route accepts, else empty: a value some route refuses would narrow the choice.
+            cfg_default=first.cfg_default
+            if all(s.cfg_scale and s.cfg_default == first.cfg_default for s in specs)
+            else None,
             image_urls=any_("image_urls"),
             multi_shot=any_("multi_shot"),
             camera_control=any_("camera_control"),
