@@ -243,15 +243,34 @@ def choose(model: str, raw: Mapping[str, Any], *, account: int | None = None) ->
 # --- failover -------------------------------------------------------------------------------------------------
 
 
-def route_event(credential: ProviderCredential, event: str, why: str) -> dict[str, str]:
-    return {"at": timezone.now().isoformat(timespec="seconds"), "account": credential.label, "event": event, "why": why}
+def route_event(credential: ProviderCredential, event: str, why: str, *, attempts: int = 0) -> dict[str, Any]:
+    """One line of a generation's route_log. ``attempts``: the row's submit_attempts when this account took it."""
+    return {
+        "at": timezone.now().isoformat(timespec="seconds"),
+        "account": credential.label,
+        "account_id": credential.pk,
+        "event": event,
+        "why": why,
+        "attempts": attempts,
+    }
+
+
+def _first_send_to_this_account(gen: Generation) -> bool:
+    """Only the answer to the first request an account ever got for this row proves it made no task.
+
+    Any earlier request to it (a resend after a 5xx, a resend after a lookup found nothing) may have made a task
+    that now holds a slot or the last credit, which is exactly what a later 429 or out-of-credit would mean.
+    """
+    start = next((e.get("attempts", 0) for e in reversed(gen.route_log) if e.get("event") in ("chosen", "moved")), 0)
+    return gen.submit_attempts - start == 1
 
 
 def failover(gen: Generation, kind: str, message: str) -> bool:
     """Move a refused, task-less submit to the next account serving the same model and options.
 
-    Only for refusals in FAILOVER_KINDS, only while the row is still SUBMITTING with no task id, only when the
-    member did not pick the account, and only to an account priced at or below what the member was charged.
+    Only for refusals in FAILOVER_KINDS to the first request the account got, only while the row is still
+    SUBMITTING with no task id, only when the member did not pick the account, only to an account that accepts
+    every option as stored, and only at a price no higher than the member was charged.
     Returns True if the generation was moved (and its submit scheduled), False to let the pipeline go on.
     """
     from generations.scheduling import schedule
@@ -259,27 +278,32 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
 
     if kind not in FAILOVER_KINDS or gen.provider_task_id or gen.account_chosen_by_member:
         return False
-    tried = {e.get("account") for e in gen.route_log if e.get("event") in ("chosen", "refused", "moved")}
+    if not _first_send_to_this_account(gen):
+        return False
+    tried = {e.get("account_id") for e in gen.route_log} | {gen.credential_id}
     try:
-        offer, _pin = find_offer(gen.model)
-        raw = gen.params.as_dict()
-        if raw["cfg_scale"] == gen.spec.cfg_default:  # the old account's default, not the member's choice
-            raw["cfg_scale"] = None
-        options = candidates(offer, raw)
+        offer, _pin = find_offer(model_slug(gen.spec))
+        # Every option exactly as stored: an account that would drop or change one is not a candidate.
+        options = candidates(offer, gen.params.as_dict())
     except catalog.CatalogError:
         return False
-    refused = route_event(gen.credential, "refused", message[:300])
-    ProviderCredential.objects.filter(pk=gen.credential_id).update(
-        last_error=message[:1000], last_error_at=timezone.now()
-    )
     for choice in options:
         cred = choice.route.credential
-        if cred.label in tried or cred.pk == gen.credential_id or choice.cost > gen.cost:
+        if cred.pk in tried or choice.cost > gen.cost or choice.params != gen.params:
             continue
-        moved = route_event(cred, "moved", f"{gen.credential.label} refused the video ({message[:200]}).")
+        refused = route_event(gen.credential, "refused", message[:300], attempts=gen.submit_attempts)
+        moved = route_event(
+            cred, "moved", f"{gen.credential.label} refused the video ({message[:200]}).", attempts=gen.submit_attempts
+        )
         now = timezone.now()
         if (
-            Generation.objects.filter(pk=gen.pk, status=Generation.Status.SUBMITTING, provider_task_id="").update(
+            Generation.objects.filter(
+                pk=gen.pk,
+                status=Generation.Status.SUBMITTING,
+                provider_task_id="",
+                credential_id=gen.credential_id,
+                submit_attempts=gen.submit_attempts,
+            ).update(
                 status=Generation.Status.QUEUED,
                 credential=cred,
                 provider=cred.provider,

@@ -22,7 +22,10 @@ from generations.views.access import get_generation_for_viewer
 
 QUOTE_FIELDS = ("mode", "duration", "sound")
 # Options that decide which accounts can make the video (new_video.js sends the same list to quote.json).
-ROUTE_FIELDS = (*QUOTE_FIELDS, "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot", "negative_prompt")
+ROUTE_FIELDS = (
+    *QUOTE_FIELDS, "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot", "shot_type", "negative_prompt",
+    "image_url", "tail_image_url", "camera_type", "camera_axis", "camera_value",
+)  # fmt: skip
 
 
 def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,7 +40,12 @@ def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any
     if isinstance(account, str) and account.isascii() and account.isdigit() and len(account) < 10:
         pin = routing.Pin(account=int(account))
     # A stand-in prompt: the quote checks only the fields that change the route and the price.
-    raw = {**{k: v for k, v in values.items() if k != "account"}, "prompt": "quote"}
+    raw = {k: v for k, v in values.items() if k in ROUTE_FIELDS and k != "account"} | {"prompt": "quote"}
+    if raw.get("camera_type"):
+        config = {raw.get("camera_axis") or "": raw.get("camera_value") or ""}
+        raw["camera_control"] = {"type": raw["camera_type"], "config": config}
+    if raw.get("multi_shot") in (True, "1", "on", "true") and raw.get("shot_type") != "intelligence":
+        raw["shot_type"] = "intelligence"  # the shots' own texts do not change the route: price it as one
     try:
         choice = routing.candidates(offer, raw, pin=pin)[0]
     except catalog.CatalogError:

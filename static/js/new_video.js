@@ -52,7 +52,9 @@
 
   var routeEl = form.querySelector("[data-route]");
   var whyEl = form.querySelector("[data-route-why]");
-  var QUOTED = ["mode", "duration", "sound", "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot", "negative_prompt"];
+  // The options that decide which accounts can make the video (views/new.py ROUTE_FIELDS, same list).
+  var QUOTED = ["mode", "duration", "sound", "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot",
+    "shot_type", "negative_prompt", "image_url", "tail_image_url", "camera_type", "camera_axis", "camera_value"];
 
   function quote() {
     var params = new URLSearchParams({ model: model ? model.value : "" });
