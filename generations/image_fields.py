@@ -81,10 +81,20 @@ def _own_copy(name: str, owner_id: Any) -> str:
     return default_storage.save(f"uploads/{owner_id}/copy.{extension}", ContentFile(data))
 
 
-def previews(form: forms.Form) -> dict[str, str]:
-    """URLs of the pictures already chosen, for the form's previews."""
-    out = {}
-    for prefix in PICTURES:
-        if f"{prefix}_ref" in form.fields and (ref := form[f"{prefix}_ref"].value()):
-            out[prefix] = reverse("upload_preview", args=[ref])
+def rows(form: forms.Form) -> list[dict[str, Any]]:
+    """What the template shows for each picture: the upload field, the URL field and a preview if one is chosen."""
+    out = []
+    for prefix, (field, _label) in PICTURES.items():
+        if f"{prefix}_file" not in form.fields:
+            continue
+        ref = form[f"{prefix}_ref"].value()
+        out.append(
+            {
+                "prefix": prefix,
+                "file": form[f"{prefix}_file"],
+                "url": form[field],
+                "ref": form[f"{prefix}_ref"],
+                "preview": reverse("upload_preview", args=[ref]) if ref else "",
+            }
+        )
     return out

@@ -109,7 +109,7 @@ def continue_initial(request: HttpRequest, gen: Any) -> dict[str, Any]:
 def new_video(request: HttpRequest) -> HttpResponse:
     options = model_options()
     if request.method == "POST" and "update_model" not in request.POST:
-        form = GenerationForm(request.POST, request.FILES, options=options, user=request.user)
+        form = GenerationForm(request.POST, files=request.FILES, options=options, user=request.user)
         if form.is_valid():
             try:
                 gen = generation_create(user=request.user, **form.create_kwargs())
@@ -132,7 +132,7 @@ def new_video(request: HttpRequest) -> HttpResponse:
         "spec": form.spec,
         "price": price,
         "prompt_max": catalog.PROMPT_MAX,
-        "pictures": image_fields.previews(form),
+        "pictures": image_fields.rows(form),
         "continues": _continues(request, form),
     }
     return render(request, "generations/new.html", ctx)
