@@ -35,7 +35,7 @@ def add(form: forms.Form) -> None:
             + (" Needs a start image and Professional mode." if prefix == "end_image" else ""),
         )
         form.fields[f"{prefix}_ref"] = forms.CharField(required=False, widget=forms.HiddenInput)
-        form.fields[field].label = f"…or the address of a {label.lower()}"
+        form.fields[field].label = f"…or the address of the {label.lower()}"
         form.fields[field].help_text = "For pictures already online (http or https)."
 
 

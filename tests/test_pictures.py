@@ -182,6 +182,8 @@ def test_continue_this_video_starts_from_its_last_frame(
     gen = ready_video(alice, model=SEGMIND, credential=credentials["segmind"], prompt="A lighthouse at dusk")
     html = alice_client.get(reverse("new_video"), {"continue": gen.pk}).content.decode()
     assert "from its last frame" in html and reverse("generation", args=[gen.pk]) in html
+    assert '<option value="pro" selected>' in html  # a mode in which an account takes a start image
+    assert "segmind test account" in re.search(r"<span data-route>([^<]*)</span>", html).group(1)
     ref = re.search(r'name="start_image_ref" value="([^"]+)"', html).group(1)
     frame = alice_client.get(reverse("upload_preview", args=[ref]))
     last = Image.open(io.BytesIO(b"".join(frame.streaming_content)))

@@ -78,8 +78,13 @@ def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
             initial |= continue_initial(request, gen)
             same = next((o for o in options if o.slug == initial.get("model")), None)
             if same is None or not same.spec.image_urls:  # the same model cannot start from a picture
-                initial["model"] = next((o.slug for o in options if o.spec.image_urls), initial.get("model"))
+                same = next((o for o in options if o.spec.image_urls), same)
                 initial.pop("account", None)
+            if same is not None:  # a mode in which an account of this model takes a start image
+                modes = [m for r in same.routes if r.spec.image_urls for m in r.spec.modes]
+                initial["model"] = same.slug
+                if modes and initial.get("mode") not in modes:
+                    initial["mode"] = modes[0]
     return initial
 
 
@@ -124,6 +129,9 @@ def new_video(request: HttpRequest) -> HttpResponse:
         form = GenerationForm(options=options, initial=_initial(request, options), user=request.user)
     try:
         values = {k: form[k].value() for k in ROUTE_FIELDS if k in form.fields}
+        for row in image_fields.rows(form):  # a chosen picture narrows the accounts as a typed address does
+            if row["ref"].value():
+                values[row["url"].name] = images.STORED + "chosen"
         price = quote_for(request.user, form.model_choice, values) if form.offer else None
     except catalog.CatalogError as exc:
         price = {"error": next(iter(exc.errors.values()))}
