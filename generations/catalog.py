@@ -287,7 +287,8 @@ class _Reader:
 
     def url(self, name: str, label: str) -> str:
         value = self.text(name, limit=2000, label=label)
-        if value and not value.lower().startswith(("https://", "http://")):
+        # "stored:<name>" is a picture in our own storage, set by the site (generations.media.images).
+        if value and not value.lower().startswith(("https://", "http://", "stored:")):
             self.errors[name] = f"{label} must be an http(s) address."
         return value
 

@@ -16,14 +16,15 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import catalog
+from generations import catalog, image_fields
+from generations.media import images
 from generations.models import Generation, MemberSettings
 from generations.services import routing
 
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
 # Fields every model shows, whatever it supports.
-ALWAYS = ("model", "visibility", "form_token")
+ALWAYS = ("model", "visibility", "form_token", "continues")
 
 
 # --- New video ------------------------------------------------------------------------------------------------
@@ -123,6 +124,8 @@ class GenerationForm(forms.Form):
         initial=Generation.Visibility.TEAM,
         widget=forms.RadioSelect,
     )
+    # "Continue this video": the earlier clip this one starts from (its last frame is the start image).
+    continues = forms.UUIDField(required=False, widget=forms.HiddenInput)
     form_token = forms.UUIDField(
         widget=forms.HiddenInput,
         error_messages={
@@ -137,12 +140,15 @@ class GenerationForm(forms.Form):
         *,
         options: list[routing.Offer],
         initial: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        user: Any = None,
     ):
         initial = _normalise_model(initial or {}, options)
         initial.setdefault("form_token", uuid.uuid4())
         if data is not None:
             data = _normalise_model(data, options)
-        super().__init__(data, initial=initial)
+        super().__init__(data, files, initial=initial)
+        self.user = user
         chosen = (data or {}).get("model") or initial.get("model") or ""
         self.offer = next((o for o in options if o.slug == chosen), options[0] if options else None)
         self.model_choice = self.offer.slug if self.offer else ""
@@ -164,6 +170,7 @@ class GenerationForm(forms.Form):
             )
         if self.spec is not None:
             self._fit_to(self.spec)
+            image_fields.add(self)
 
     def _fit_to(self, spec: catalog.ModelSpec) -> None:
         """Keep only what this model supports, with its own choices and defaults."""
@@ -197,6 +204,7 @@ class GenerationForm(forms.Form):
         data = super().clean()
         if self.offer is None:
             raise forms.ValidationError("No provider account is active; ask an admin to add one.")
+        image_fields.clean(self, data, getattr(self.user, "pk", None))
         self.params = self._params(data)
         try:
             self.choice = routing.candidates(self.offer, self.params, pin=routing.Pin(account=data.get("account")))[0]
@@ -231,6 +239,7 @@ class GenerationForm(forms.Form):
             "model_key": self.offer.slug,
             "params": self.params,
             "credential_id": self.cleaned_data.get("account"),
+            "continues_id": self.cleaned_data.get("continues"),
             "form_token": self.cleaned_data["form_token"],
             "visibility": self.cleaned_data["visibility"],
         }
@@ -243,7 +252,7 @@ class GenerationForm(forms.Form):
         return [(self[f"shot_prompt_{n}"], self[f"shot_duration_{n}"]) for n in SHOT_ROWS]
 
 
-def remix_initial(gen: Generation, options: list[routing.Offer]) -> dict[str, Any]:
+def remix_initial(gen: Generation, options: list[routing.Offer], *, viewer_id: Any = None) -> dict[str, Any]:
     """The New video form's starting values copied from an earlier generation (same model, same options)."""
     offer = next((o for o in options if any(r.spec.key == gen.model for r in o.routes)), None)
     initial: dict[str, Any] = {
@@ -261,6 +270,10 @@ def remix_initial(gen: Generation, options: list[routing.Offer]) -> dict[str, An
         "watermark": gen.watermark,
         "visibility": gen.visibility,
     }
+    for prefix, (field, _label) in image_fields.PICTURES.items():  # our own pictures: a reference, not a URL
+        if name := images.stored_name(getattr(gen, field)):
+            initial[field] = ""
+            initial[f"{prefix}_ref"] = images.sign_upload(name, owner_id=viewer_id)
     if offer is not None:
         initial["model"] = offer.slug
         same = [r.credential.pk for r in offer.routes if r.spec.key == gen.model]

@@ -235,6 +235,10 @@ class Generation(models.Model):
     # Which provider account served the video and why: chosen, refused, moved (services.routing).
     route_log = models.JSONField(default=list, blank=True, editable=False)
     account_chosen_by_member = models.BooleanField(default=False, editable=False)
+    # "Continue this video": the clip whose last frame this one starts from.
+    continues = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continued_by", editable=False
+    )
     # Set once the owner has been told by email that the video is ready or failed (services.notify).
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the next step should run (submit retry, poll or fetch retry).

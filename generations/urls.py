@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations.views import credits, detail, files, gallery, hooks, library, new, settings
+from generations.views import credits, detail, files, gallery, hooks, images, library, new, settings
 
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
@@ -16,6 +16,9 @@ urlpatterns = [
     path("videos/<uuid:pk>/favorite/", detail.generation_favorite, name="generation_favorite"),
     path("videos/<uuid:pk>/video.mp4", files.video_file, name="generation_video"),
     path("videos/<uuid:pk>/poster.jpg", files.poster_file, name="generation_poster"),
+    path("videos/<uuid:pk>/<str:which>-image", images.generation_image, name="generation_image"),
+    path("new/picture/<str:token>", images.upload_preview, name="upload_preview"),
+    path("img/<str:token>", images.provider_image, name="provider_image"),
     path("credits/", credits.credits_page, name="credits"),
     path("settings/", settings.member_settings, name="member_settings"),
     path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),

@@ -233,7 +233,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"] + ([_media_origin] if _media_origin else []),
+        "img-src": [SELF, "data:", "blob:"] + ([_media_origin] if _media_origin else []),
         "media-src": [SELF] + ([_media_origin] if _media_origin else []),
         "connect-src": [SELF],
         "font-src": [SELF],

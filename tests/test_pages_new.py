@@ -83,8 +83,8 @@ def test_each_model_is_offered_once_whoever_serves_it(alice_client: Client, cred
     [
         ("mulerun:kling-v2.6", {"Sound"}, {"CFG scale", "Multi-shot video", "Camera movement"}),
         ("kling:kling-v3", {"Sound", "CFG scale", "Multi-shot video", "Shot 6 prompt", "Camera movement", "Watermark"},
-         {"Start image URL"}),
-        ("segmind:kling-2.5-turbo", {"CFG scale", "Start image URL", "End image URL"}, {"Sound", "Watermark"}),
+         {"Start image"}),
+        ("segmind:kling-2.5-turbo", {"CFG scale", "Start image", "End image"}, {"Sound", "Watermark"}),
     ],
 )  # fmt: skip
 def test_it_shows_only_what_each_model_supports(

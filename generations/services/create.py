@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from generations import catalog
+from generations.media import images
 from generations.models import Generation, Price
 from generations.scheduling import schedule
 from generations.services import routing
@@ -39,6 +40,7 @@ def generation_create(
     credential_id: int | None = None,
     form_token: uuid.UUID | None = None,
     visibility: str = Generation.Visibility.TEAM,
+    continues_id: uuid.UUID | None = None,
 ) -> Generation:
     """Charge the member and queue the video. Raises CatalogError (bad input) or InsufficientCredits.
 
@@ -50,6 +52,10 @@ def generation_create(
         existing = Generation.objects.filter(owner=user, form_token=form_token).first()
         if existing is not None:
             return existing
+    for field in ("image_url", "tail_image_url"):  # a stored picture must be one of the member's own
+        name = images.stored_name(str(params.get(field) or ""))
+        if name and not images.owns(name, user.pk):
+            raise catalog.CatalogError({field: "Choose a picture of your own."})
     choice, pinned = routing.choose(model_key, params, account=credential_id)
     credential, clean, cost = choice.route.credential, choice.params, choice.cost
     if visibility not in Generation.Visibility.values:
@@ -66,6 +72,7 @@ def generation_create(
         route_log=[routing.route_event(credential, "chosen", choice.why)],
         visibility=visibility,
         form_token=form_token,
+        continues=Generation.objects.visible_to(user).filter(pk=continues_id).first() if continues_id else None,
         created_at=now,
         deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
         next_run_at=now,

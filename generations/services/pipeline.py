@@ -13,6 +13,7 @@ import random
 import tempfile
 import uuid
 from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from generations.media import images
 from generations.media.fetch import DownloadError, download
 from generations.media.probe import InvalidVideo, make_poster, probe
 from generations.models import Generation, ProviderCredential
@@ -115,7 +117,14 @@ def _request(gen: Generation) -> SubmitRequest:
     if settings.PUBLIC_BASE_URL and gen.spec.provider_info.has_callback:
         path = reverse("provider_hook", args=[gen.provider, gen.callback_secret])
         callback = settings.PUBLIC_BASE_URL.rstrip("/") + path
-    return SubmitRequest(spec=gen.spec, params=gen.params, external_id=gen.external_id, callback_url=callback)
+    params = gen.params
+    if images.stored_name(params.image_url) or images.stored_name(params.tail_image_url):
+        params = replace(  # our own pictures go as the provider takes them: base64, or a signed expiring link
+            params,
+            image_url=images.for_provider(params.image_url, gen.provider),
+            tail_image_url=images.for_provider(params.tail_image_url, gen.provider),
+        )
+    return SubmitRequest(spec=gen.spec, params=params, external_id=gen.external_id, callback_url=callback)
 
 
 def _note_credential_problem(gen: Generation, exc: ProviderError) -> None:

@@ -21,10 +21,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import slugify
 
 from generations import catalog
+from generations.media import images
 from generations.models import Generation, Price, ProviderCredential
 
 # An account that failed within this window is tried after the healthy ones.
@@ -162,6 +164,20 @@ def _healthy(cred: ProviderCredential, now: Any) -> bool:
     return recovered or cred.last_error_at < now - HEALTH_WINDOW
 
 
+PICTURE_UNREACHABLE = (
+    "This provider fetches pictures from a public address, and this site has none yet: ask an admin to set "
+    "PUBLIC_BASE_URL, or choose an account that takes the picture itself."
+)
+
+
+def _pictures_reachable(route: Route, clean: catalog.GenerationParams) -> bool:
+    """A picture in our storage reaches a provider that fetches URLs only through a public link."""
+    stored = any(images.stored_name(v) for v in (clean.image_url, clean.tail_image_url))
+    if not stored or not images.needs_public_url(route.spec.provider):
+        return True
+    return bool(settings.PUBLIC_BASE_URL or settings.AWS_STORAGE_BUCKET_NAME)
+
+
 @dataclass(frozen=True)
 class Choice:
     route: Route
@@ -177,25 +193,27 @@ def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> lis
     if not routes:
         raise catalog.CatalogError({"account": "That account does not offer this model; choose Automatic."})
     found: list[tuple[tuple[Any, ...], Choice]] = []
-    first_error: catalog.CatalogError | None = None
+    # The reason of the route that got furthest: refused an option < cannot reach the picture < has no price.
+    reasons: list[tuple[int, catalog.CatalogError]] = []
     for route in routes:
         try:
             clean = catalog.validate(route.spec.key, raw)
         except catalog.CatalogError as exc:
-            first_error = first_error or exc
+            reasons.append((0, exc))
+            continue
+        if not _pictures_reachable(route, clean):
+            reasons.append((1, catalog.CatalogError({"image_url": PICTURE_UNREACHABLE})))
             continue
         cost = price_of(route.spec, clean)
         if cost is None:
-            first_error = first_error or catalog.CatalogError(
-                {"model": "This combination has no price yet; ask an admin to set one."}
-            )
+            no_price = {"model": "This combination has no price yet; ask an admin to set one."}
+            reasons.append((2, catalog.CatalogError(no_price)))
             continue
         healthy = _healthy(route.credential, now)
         rank = (not healthy, route.credential.priority, cost, route.credential.pk)
         found.append((rank, Choice(route, clean, cost, why="")))
     if not found:
-        assert first_error is not None
-        raise first_error
+        raise max(reasons, key=lambda r: r[0])[1]
     found.sort(key=lambda item: item[0])
     best_cost = min(c.cost for _r, c in found)
     result = []

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from generations import catalog
+from generations import catalog, image_fields
 from generations.forms import GenerationForm, model_options, remix_initial
-from generations.models import CreditAccount
+from generations.media import images
+from generations.models import CreditAccount, Generation
 from generations.services import routing
 from generations.services.create import generation_create
 from generations.services.credits import InsufficientCredits
@@ -64,21 +65,56 @@ def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any
 def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
     if request.method == "POST":  # "Update the form" after choosing another model: keep what was typed
         return {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
-    initial: dict[str, Any] = {k: v for k, v in request.GET.items() if k != "remix"}
-    if request.GET.get("remix"):
+    initial: dict[str, Any] = {k: v for k, v in request.GET.items() if k not in ("remix", "continue", "at")}
+    source = request.GET.get("remix") or request.GET.get("continue")
+    if source:
         try:
-            pk = uuid.UUID(request.GET["remix"])
+            pk = uuid.UUID(source)
         except ValueError:
             pk = uuid.UUID(int=0)
-        initial = remix_initial(get_generation_for_viewer(request, pk), options) | initial
+        gen = get_generation_for_viewer(request, pk)
+        initial = remix_initial(gen, options, viewer_id=request.user.pk) | initial
+        if "continue" in request.GET:
+            initial |= continue_initial(request, gen)
+            same = next((o for o in options if o.slug == initial.get("model")), None)
+            if same is None or not same.spec.image_urls:  # the same model cannot start from a picture
+                same = next((o for o in options if o.spec.image_urls), same)
+                initial.pop("account", None)
+            if same is not None:  # a mode in which an account of this model takes a start image
+                modes = [m for r in same.routes if r.spec.image_urls for m in r.spec.modes]
+                initial["model"] = same.slug
+                if modes and initial.get("mode") not in modes:
+                    initial["mode"] = modes[0]
     return initial
+
+
+def continue_initial(request: HttpRequest, gen: Any) -> dict[str, Any]:
+    """"Continue this video": its last frame (or the paused one, ?at=seconds) as the start image."""
+    if not gen.video:
+        raise Http404("This video is not ready.")
+    at = request.GET.get("at", "")
+    try:
+        seconds = float(at) if at else None
+    except ValueError:
+        seconds = None
+    if seconds is not None and not (seconds == seconds and 0 <= seconds < 86400):  # NaN and nonsense: the end
+        seconds = None
+    frame = images.frame_of(gen.video.name, at=seconds)
+    name = images.store_upload(frame, owner_id=request.user.pk)
+    return {
+        "start_image_ref": images.sign_upload(name, owner_id=request.user.pk),
+        "image_url": "",
+        "tail_image_url": "",
+        "multi_shot": False,
+        "continues": str(gen.pk),
+    }
 
 
 @require_http_methods(["GET", "POST"])
 def new_video(request: HttpRequest) -> HttpResponse:
     options = model_options()
     if request.method == "POST" and "update_model" not in request.POST:
-        form = GenerationForm(request.POST, options=options)
+        form = GenerationForm(request.POST, files=request.FILES, options=options, user=request.user)
         if form.is_valid():
             try:
                 gen = generation_create(user=request.user, **form.create_kwargs())
@@ -90,14 +126,32 @@ def new_video(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Your video is queued. This page updates as it is made.")
                 return redirect("generation", pk=gen.pk)
     else:
-        form = GenerationForm(options=options, initial=_initial(request, options))
+        form = GenerationForm(options=options, initial=_initial(request, options), user=request.user)
     try:
         values = {k: form[k].value() for k in ROUTE_FIELDS if k in form.fields}
+        for row in image_fields.rows(form):  # a chosen picture narrows the accounts as a typed address does
+            if row["ref"].value():
+                values[row["url"].name] = images.STORED + "chosen"
         price = quote_for(request.user, form.model_choice, values) if form.offer else None
     except catalog.CatalogError as exc:
         price = {"error": next(iter(exc.errors.values()))}
-    ctx = {"form": form, "spec": form.spec, "price": price, "prompt_max": catalog.PROMPT_MAX}
+    ctx = {
+        "form": form,
+        "spec": form.spec,
+        "price": price,
+        "prompt_max": catalog.PROMPT_MAX,
+        "pictures": image_fields.rows(form),
+        "continues": _continues(request, form),
+    }
     return render(request, "generations/new.html", ctx)
+
+
+def _continues(request: HttpRequest, form: GenerationForm) -> Any:
+    pk = form["continues"].value() if "continues" in form.fields else None
+    try:
+        return Generation.objects.visible_to(request.user).filter(pk=uuid.UUID(str(pk))).first() if pk else None
+    except ValueError:
+        return None
 
 
 @require_GET

@@ -117,3 +117,18 @@
   timer = window.setInterval(tick, 1000);
   poll();
 })();
+
+// "Use this frame as start image": offered while the player is paused mid-video, with the paused time.
+(function () {
+  "use strict";
+  var link = document.querySelector("[data-use-frame]");
+  if (!link) return;
+  var base = link.getAttribute("href");
+  document.addEventListener("pause", function (event) {
+    var video = event.target;
+    if (!video.classList || !video.classList.contains("player") || video.ended) return;
+    link.href = base + "&at=" + video.currentTime.toFixed(2);
+    link.hidden = false;
+  }, true);
+  document.addEventListener("play", function () { link.hidden = true; }, true);
+})();

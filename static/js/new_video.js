@@ -62,6 +62,11 @@
       var v = value(name);
       if (v !== null && v !== undefined) params.set(name, v);
     });
+    // A chosen picture (a file or one kept from before) narrows the accounts as a typed address does.
+    [["start_image", "image_url"], ["end_image", "tail_image_url"]].forEach(function (pair) {
+      var file = form.elements[pair[0] + "_file"], ref = form.elements[pair[0] + "_ref"];
+      if ((file && file.files && file.files.length) || (ref && ref.value)) params.set(pair[1], "stored:chosen");
+    });
     if (pending) pending.abort();
     pending = new AbortController();
     fetch(form.getAttribute("data-quote-url") + "?" + params.toString(), {
@@ -95,7 +100,7 @@
       });
   }
 
-  QUOTED.forEach(function (name) {
+  QUOTED.concat(["start_image_file", "end_image_file"]).forEach(function (name) {
     var el = form.elements[name];
     if (!el) return;
     if (el.forEach) el.forEach(function (radio) { radio.addEventListener("change", quote); });
