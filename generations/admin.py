@@ -472,3 +472,5 @@ class GenerationAdmin(admin.ModelAdmin):
             intro="For a generation that needs attention: the provider did receive it; give its task id.",
             submit="Resume",
         )  # fmt: skip
+
+from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)
