@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from generations import catalog
+from generations import audit, catalog
 from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
 from generations.services.credentials import credential_check
@@ -426,7 +426,7 @@ class GenerationAdmin(admin.ModelAdmin):
     def error_detail_shown(self, obj: Generation) -> str:
         return format_html("<pre class='kling-raw'>{}</pre>", obj.error_detail) if obj.error_detail else "—"
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Generation], call: Any, done: str) -> None:
+    def _each(self, request: HttpRequest, queryset: QuerySet[Generation], call: Any, done: str, *, what: str) -> None:
         ok = 0
         for gen in queryset:
             try:
@@ -435,13 +435,14 @@ class GenerationAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{Truncator(gen.title).chars(40)}: {exc}", messages.WARNING)
             else:
                 ok += 1
+                audit.record(gen, what, actor=request.user)
         if ok:
             self.message_user(request, done.format(n=ok), messages.SUCCESS)
 
     @admin.action(description="Poll the provider now")
     def repoll(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         done = "Asked the provider about {n} video(s)."
-        self._each(request, queryset, lambda g: generation_repoll(generation=g), done)
+        self._each(request, queryset, lambda g: generation_repoll(generation=g), done, what="poll now")
 
     @admin.action(description="Mark failed and refund…")
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Generation]) -> HttpResponse | None:
@@ -449,7 +450,8 @@ class GenerationAdmin(admin.ModelAdmin):
         if form.is_valid():
             reason = form.cleaned_data["reason"]
             call = lambda g: generation_mark_failed(generation=g, actor=request.user, reason=reason)  # noqa: E731
-            self._each(request, queryset, call, "Marked {n} video(s) failed; their owners were refunded.")
+            done = "Marked {n} video(s) failed; their owners were refunded."
+            self._each(request, queryset, call, done, what=f"marked failed: {reason or 'no reason given'}")
             return None
         return _action_form(
             self, request, queryset, form=form, title="Mark failed and refund", action="mark_failed",
@@ -465,10 +467,13 @@ class GenerationAdmin(admin.ModelAdmin):
         if form.is_valid():
             task_id = form.cleaned_data["task_id"]
             call = lambda g: generation_resume(generation=g, actor=request.user, task_id=task_id)  # noqa: E731
-            self._each(request, queryset, call, "Resumed: the video is polled with this task id.")
+            done = "Resumed: the video is polled with this task id."
+            self._each(request, queryset, call, done, what=f"resumed with task id {task_id}")
             return None
         return _action_form(
             self, request, queryset, form=form, title="Resume with a provider task id", action="resume",
             intro="For a generation that needs attention: the provider did receive it; give its task id.",
             submit="Resume",
         )  # fmt: skip
+
+from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class GenerationsConfig(AppConfig):
     name = "generations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from generations import audit
+
+        audit.register()

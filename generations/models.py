@@ -370,3 +370,6 @@ class Favorite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ★ {self.generation_id}"
+
+
+from generations.models_team import AllowanceGrant, GroupPolicy, MemberPolicy  # noqa: E402, F401

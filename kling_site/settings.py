@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_rq",
     "axes",
     "csp",
+    "auditlog",
     "generations",
 ]
 
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless its view says @login_not_required (login, password reset, hooks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # the acting admin on every audit log entry
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -114,6 +116,10 @@ GENERATION_DEADLINE_SECONDS = env.int("GENERATION_DEADLINE_SECONDS", 30 * 60)
 POLL_FIRST_SECONDS = env.float("POLL_FIRST_SECONDS", 5.0)
 POLL_MAX_SECONDS = env.float("POLL_MAX_SECONDS", 60.0)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", 30)
+# Team budget defaults (0 = none); groups and members override them in the admin (README: Team budget).
+DEFAULT_MONTHLY_ALLOWANCE = env.int("DEFAULT_MONTHLY_ALLOWANCE", 0)
+DEFAULT_DAILY_CAP = env.int("DEFAULT_DAILY_CAP", 0)
+DEFAULT_MONTHLY_CAP = env.int("DEFAULT_MONTHLY_CAP", 0)
 # Provider HTTP timeouts (seconds); Segmind v1 answers only when the video is done.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", 30.0)

@@ -13,6 +13,7 @@ OPEN = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
+    "provider_image",  # a provider fetches a picture through a signed, expiring link (test_pictures.py)
     "provider_hook",
     "logout",
 }

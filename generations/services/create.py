@@ -15,7 +15,7 @@ from generations import catalog
 from generations.media import images
 from generations.models import Generation, Price
 from generations.scheduling import schedule
-from generations.services import routing
+from generations.services import routing, team
 from generations.services.credits import credits_account, credits_charge
 from generations.services.pipeline import submit_step
 
@@ -58,6 +58,7 @@ def generation_create(
             raise catalog.CatalogError({field: "Choose a picture of your own."})
     choice, pinned = routing.choose(model_key, params, account=credential_id)
     credential, clean, cost = choice.route.credential, choice.params, choice.cost
+    team.check_allowed(user, choice.route.spec, clean.mode)
     if visibility not in Generation.Visibility.values:
         raise catalog.CatalogError({"visibility": "Choose Team or Private."})
     credits_account(user)
@@ -81,6 +82,8 @@ def generation_create(
     )
     try:
         with transaction.atomic():
+            team.lock_account(user)  # caps are checked against a locked account: no two submits slip under
+            team.check_caps(user, cost)
             gen.save(force_insert=True)
             credits_charge(generation=gen, actor=user)
             schedule(submit_step(gen), gen.pk, key="0")

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 
+from generations import audit
 from generations.models import CreditAccount, CreditEntry, Generation
 
 
@@ -64,7 +65,9 @@ def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditE
         raise CreditsError("Give a reason for the grant; the member sees it on their Credits page.")
     account = credits_account(user)
     with transaction.atomic():
-        return _move(account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor)
+        entry = _move(account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor)
+        audit.record(user, "credits granted", actor=actor, changes={"amount": amount, "reason": reason.strip()})
+        return entry
 
 
 def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
@@ -75,9 +78,11 @@ def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> Credit
         raise CreditsError("Give a reason for the adjustment.")
     account = credits_account(user)
     with transaction.atomic():
-        return _move(
+        entry = _move(
             account=account, amount=amount, kind=CreditEntry.Kind.ADJUSTMENT, reason=reason.strip(), actor=actor
         )
+        audit.record(user, "credits adjusted", actor=actor, changes={"amount": amount, "reason": reason.strip()})
+        return entry
 
 
 def credits_charge(*, generation: Generation, actor: Any) -> CreditEntry:

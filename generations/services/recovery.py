@@ -16,9 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations.models import Generation
-from generations.scheduling import schedule
+from generations.scheduling import queue_for, schedule
 from generations.services.notify import notify_later, untold
 from generations.services.pipeline import deadline_message, generation_fail, submit_step
+from generations.services.team import grant_allowances
 
 log = logging.getLogger(__name__)
 S = Generation.Status
@@ -55,6 +56,17 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     for pk in untold():
         notify_later(pk)
         done["notify"] += 1
+    if allowances_due():
+        done["allowances"] += grant_allowances()
     if done:
         log.info("recovery sweep re-enqueued %s", dict(done))
     return done
+
+
+ALLOWANCE_LOCK = "kling:allowances-run"
+ALLOWANCE_EVERY_SECONDS = 600
+
+
+def allowances_due() -> bool:
+    """Allowances are checked every ten minutes across the fleet (a Redis lock), so a missed run is caught up."""
+    return bool(queue_for("default").connection.set(ALLOWANCE_LOCK, "1", nx=True, ex=ALLOWANCE_EVERY_SECONDS))

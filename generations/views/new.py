@@ -15,7 +15,7 @@ from generations import catalog, image_fields
 from generations.forms import GenerationForm, model_options, remix_initial
 from generations.media import images
 from generations.models import CreditAccount, Generation
-from generations.services import routing
+from generations.services import routing, team
 from generations.services.create import generation_create
 from generations.services.credits import InsufficientCredits
 from generations.views.access import get_generation_for_viewer
@@ -112,7 +112,8 @@ def continue_initial(request: HttpRequest, gen: Any) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 def new_video(request: HttpRequest) -> HttpResponse:
-    options = model_options()
+    rules = team.rules_for(request.user)
+    options = [o for o in model_options() if rules.allows(o.name)]  # what the member's groups allow
     if request.method == "POST" and "update_model" not in request.POST:
         form = GenerationForm(request.POST, files=request.FILES, options=options, user=request.user)
         if form.is_valid():
@@ -135,7 +136,10 @@ def new_video(request: HttpRequest) -> HttpResponse:
         price = quote_for(request.user, form.model_choice, values) if form.offer else None
     except catalog.CatalogError as exc:
         price = {"error": next(iter(exc.errors.values()))}
+    if "mode" in form.fields:
+        form.fields["mode"].choices = [c for c in form.fields["mode"].choices if rules.mode_allowed(c[0])]
     ctx = {
+        "headroom": team.headroom(request.user, rules),
         "form": form,
         "spec": form.spec,
         "price": price,
