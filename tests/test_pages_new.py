@@ -77,8 +77,15 @@ def test_it_groups_models_by_provider_account(alice_client: Client, credentials:
     ("key", "present", "absent"),
     [
         ("mulerun:kling-v2.6", {"Sound"}, {"CFG scale", "Multi-shot video", "Camera movement"}),
-        ("kling:kling-v3", {"Sound", "CFG scale", "Multi-shot video", "Shot 6 prompt", "Camera movement", "Watermark"},
-         {"Start image URL"}),
+        ("kling:kling-v3", {"Sound", "CFG scale", "Multi-shot video", "Shot 6 prompt", "Watermark"},
+         {"Start image URL", "Camera movement"}),
+        # Camera control: kling-v1 only (Kling's capability map); v1 takes no negative prompt and has no sound.
+        ("kling:kling-v1", {"Camera movement", "Watermark"}, {"Negative prompt", "Sound", "Multi-shot video"}),
+        ("kling:kling-v2-6", {"Sound", "Watermark"}, {"Camera movement", "CFG scale"}),
+        ("mulerun:kling-v3", {"Sound", "Multi-shot video", "Shot 6 prompt"}, {"Camera movement", "CFG scale"}),
+        ("aimlapi:klingai/video-v3-standard-text-to-video", {"Sound", "Multi-shot video", "CFG scale"},
+         {"Camera movement", "Watermark"}),
+        ("segmind:kling-2.6", {"Sound", "CFG scale"}, {"Start image URL", "Watermark"}),
         ("segmind:kling-2.5-turbo", {"CFG scale", "Start image URL", "End image URL"}, {"Sound", "Watermark"}),
     ],
 )  # fmt: skip
@@ -143,7 +150,7 @@ def test_it_keeps_private_choice_and_extras(alice_client: Client, credentials: A
 
 
 def test_it_sends_simple_camera_control(alice_client: Client, credentials: Any) -> None:
-    post(alice_client, credentials, "kling:kling-v2-6", camera_type="simple", camera_axis="zoom", camera_value="5")
+    post(alice_client, credentials, "kling:kling-v1", camera_type="simple", camera_axis="zoom", camera_value="5")
     gen = Generation.objects.get()
     assert gen.camera_control["type"] == "simple"
     assert gen.camera_control["config"]["zoom"] == 5
@@ -158,8 +165,9 @@ def test_it_sends_simple_camera_control(alice_client: Client, credentials: Any) 
         ("mulerun:kling-v2.5-turbo", {"duration": "7"}, "duration", "Select a valid choice"),
         ("kling:kling-v3", {"multi_shot": "on", "shot_type": "customize", "prompt": "", "shot_prompt_1": "One",
                             "shot_duration_1": "2"}, "shots", "they must equal 5 s"),
-        ("kling:kling-v2-6", {"camera_type": "simple", "camera_axis": "pan", "camera_value": "3", "mode": "pro"},
+        ("kling:kling-v1", {"camera_type": "simple", "camera_axis": "pan", "camera_value": "3", "mode": "pro"},
          "camera_control", "Standard mode with a 5 s duration"),
+        ("kling:kling-v2-6", {"sound": "on", "mode": "std"}, "sound", "needs Professional mode"),
         ("segmind:kling-2.5-turbo", {"mode": "pro", "image_url": "ftp://example.com/a.png"}, "image_url",
          "must be an http(s) address"),
         ("segmind:kling-2.5-turbo", {"mode": "pro", "cfg_scale": "3"}, "cfg_scale", "between 0 and 1"),
