@@ -273,3 +273,20 @@ def test_raw_bodies_our_client_never_builds_are_refused_too(
     answer = httpx.post(sim.base_url + path, json=body, headers=headers, timeout=5, trust_env=False)
     assert answer.status_code == status
     assert words in answer.text
+
+
+# -- prices ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_combination_has_a_seeded_price_and_std_sound_on_kling_v2_6_has_none() -> None:
+    """The migrations seed a default price for every (model, mode, duration, sound) the catalog allows, 4k included,
+    and drop the std-with-sound prices of kling-v2-6 (Kling makes std videos on v2-6 silent only)."""
+    from generations.catalog import price_rows
+    from generations.models import Price
+
+    have = set(Price.objects.values_list("model", "mode", "duration", "sound"))
+    assert {row[:4] for row in price_rows()} <= have
+    assert ("powertokens:kling-v3", "4k", 15, True) in have
+    assert not Price.objects.filter(model="kling:kling-v2-6", mode="std", sound=True).exists()
+    assert not Price.objects.filter(mode="4k").exclude(model="powertokens:kling-v3").exists()

@@ -8,6 +8,12 @@ from django.db import migrations, models
 seed = importlib.import_module("generations.migrations.0002_seed_prices").seed
 
 
+def prune(apps, schema_editor):
+    """Kling makes std videos on kling-v2-6 silent only: the std-with-sound prices 0002 seeded can never apply."""
+    Price = apps.get_model("generations", "Price")
+    Price.objects.filter(model="kling:kling-v2-6", mode="std", sound=True).delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -26,4 +32,5 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('mulerun:kling-v2.5-turbo', 'MuleRun · Kling 2.5 Turbo'), ('mulerun:kling-v2.6', 'MuleRun · Kling 2.6'), ('mulerun:kling-v3', 'MuleRun · Kling 3'), ('aimlapi:klingai/v2.5-turbo/pro/text-to-video', 'AI/ML API · Kling 2.5 Turbo Pro'), ('aimlapi:klingai/v2.1-master-text-to-video', 'AI/ML API · Kling 2.1 Master'), ('aimlapi:klingai/video-v2-6-pro-text-to-video', 'AI/ML API · Kling 2.6 Pro'), ('aimlapi:klingai/video-v3-standard-text-to-video', 'AI/ML API · Kling 3 Standard'), ('aimlapi:klingai/video-v3-pro-text-to-video', 'AI/ML API · Kling 3 Pro'), ('kling:kling-v1', 'Kling official API · Kling 1.0'), ('kling:kling-v1-6', 'Kling official API · Kling 1.6'), ('kling:kling-v2-1-master', 'Kling official API · Kling 2.1 Master'), ('kling:kling-v2-5-turbo', 'Kling official API · Kling 2.5 Turbo'), ('kling:kling-v2-6', 'Kling official API · Kling 2.6'), ('kling:kling-v3', 'Kling official API · Kling 3'), ('powertokens:kling-v2-1-master', 'PowerTokens (Kling-compatible) · Kling 2.1 Master'), ('powertokens:kling-v2-5-turbo', 'PowerTokens (Kling-compatible) · Kling 2.5 Turbo'), ('powertokens:kling-v3', 'PowerTokens (Kling-compatible) · Kling 3'), ('segmind:kling-2.5-turbo', 'Segmind (async v2) · Kling 2.5 Turbo'), ('segmind:kling-2.6', 'Segmind (async v2) · Kling 2.6'), ('segmind_v1:kling-2.5-turbo', 'Segmind (synchronous v1) · Kling 2.5 Turbo'), ('segmind_v1:kling-2.6', 'Segmind (synchronous v1) · Kling 2.6')], max_length=120),
         ),
         migrations.RunPython(seed, migrations.RunPython.noop),
+        migrations.RunPython(prune, migrations.RunPython.noop),
     ]
