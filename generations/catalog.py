@@ -1,7 +1,8 @@
 """The one table of providers, models and the parameters each model accepts.
 
-The form, validation, prices, the simulator and the README all read this module. Nothing here
-imports Django, so the provider clients and the simulator can use it on their own.
+The form, validation, prices and the README read this module; every rule in it has a source in
+docs/providers.md ("Capability table"). The simulator does NOT read it: it keeps its own copy of the
+providers' rules (generations/simulator/rules.py), so the two check each other. Nothing here imports Django.
 
 A model is addressed by its catalog key ``"<provider>:<model>"`` (e.g. ``"mulerun:kling-v2.6"``);
 AI/ML API model ids contain slashes, so ``:`` is the separator.
@@ -18,8 +19,9 @@ PROMPT_MAX = 2500
 SHOT_PROMPT_MAX = 512
 MAX_SHOTS = 6
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
-MODES = ("std", "pro")
-MODE_LABELS = {"std": "Standard · 720p", "pro": "Professional · 1080p"}
+MODES = ("std", "pro", "4k")  # every mode any model has; most have STD_PRO
+STD_PRO = ("std", "pro")
+MODE_LABELS = {"std": "Standard · 720p", "pro": "Professional · 1080p", "4k": "4K · 2160p"}
 SHOT_TYPES = ("customize", "intelligence")
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
@@ -71,7 +73,7 @@ class ModelSpec:
     provider: str
     model: str  # the provider's own model id or route name
     label: str
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = STD_PRO
     durations: tuple[int, ...] = (5, 10)
     aspect_ratios: tuple[str, ...] = ASPECT_RATIOS
     negative_prompt: bool = True
@@ -83,7 +85,7 @@ class ModelSpec:
     image_urls: bool = False  # image_url (first frame) and tail_image_url (last frame, pro only)
     multi_shot: bool = False
     camera_control: bool = False  # Kling: std mode and 5 s only
-    watermark: bool = False
+    watermark: bool = False  # Kling: the member then gets Kling's watermarked copy (watermark_url)
     # Seconds the provider usually takes; the simulator and the first estimate use it.
     typical_seconds: int = 120
     notes: str = ""
@@ -110,18 +112,15 @@ class ModelSpec:
         return names
 
 
-_KLING_EXTRAS = dict(camera_control=True, watermark=True, typical_seconds=90)
+# Kling protocol (official API and PowerTokens): every model can also return a watermarked copy.
+_KLING = dict(watermark=True, typical_seconds=90)
 _KLING_V3 = dict(
-    durations=tuple(range(3, 16)), sound=True, cfg_scale=True, cfg_default=0.5, multi_shot=True, **_KLING_EXTRAS
+    durations=tuple(range(3, 16)), sound=True, cfg_scale=True, cfg_default=0.5, multi_shot=True, **_KLING
 )
-_SEGMIND = dict(
-    label="Kling 2.5 Turbo",
-    modes=("pro",),
-    cfg_scale=True,
-    cfg_default=0.7,
-    image_urls=True,
-    typical_seconds=134,
-)
+_SEGMIND = dict(modes=("pro",), cfg_scale=True, cfg_default=0.7, typical_seconds=134)
+_SEGMIND_25 = dict(label="Kling 2.5 Turbo", image_urls=True, **_SEGMIND)
+_SEGMIND_26 = dict(label="Kling 2.6", sound=True, sound_default=True, **_SEGMIND)
+_AIML_V3 = dict(durations=tuple(range(3, 16)), cfg_scale=True, sound=True, sound_default=True, multi_shot=True)
 
 CATALOG: dict[str, ModelSpec] = {
     m.key: m
@@ -130,8 +129,12 @@ CATALOG: dict[str, ModelSpec] = {
         ModelSpec(
             "mulerun", "kling-v2.6", "Kling 2.6", sound=True, sound_requires_pro=True, notes="sound needs pro mode"
         ),
+        ModelSpec("mulerun", "kling-v3", "Kling 3", durations=tuple(range(3, 16)), sound=True, multi_shot=True),
         ModelSpec(
             "aimlapi", "klingai/v2.5-turbo/pro/text-to-video", "Kling 2.5 Turbo Pro", modes=("pro",), cfg_scale=True
+        ),
+        ModelSpec(
+            "aimlapi", "klingai/v2.1-master-text-to-video", "Kling 2.1 Master", modes=("pro",), cfg_scale=True
         ),
         ModelSpec(
             "aimlapi",
@@ -142,13 +145,24 @@ CATALOG: dict[str, ModelSpec] = {
             sound=True,
             sound_default=True,
         ),
-        ModelSpec("kling", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING_EXTRAS),
-        ModelSpec("kling", "kling-v2-6", "Kling 2.6", sound=True, **_KLING_EXTRAS),
+        ModelSpec("aimlapi", "klingai/video-v3-standard-text-to-video", "Kling 3 Standard", modes=("std",), **_AIML_V3),
+        ModelSpec("aimlapi", "klingai/video-v3-pro-text-to-video", "Kling 3 Pro", modes=("pro",), **_AIML_V3),
+        # Camera control: kling-v1, std, 5 s only (Kling's capability map and a real 400 code 1201).
+        ModelSpec("kling", "kling-v1", "Kling 1.0", negative_prompt=False, camera_control=True, **_KLING),
+        ModelSpec("kling", "kling-v1-6", "Kling 1.6", cfg_scale=True, cfg_default=0.5, **_KLING),
+        ModelSpec("kling", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), **_KLING),
+        ModelSpec("kling", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING),
+        # Kling makes std videos on v2-6 silent only: sound needs pro.
+        ModelSpec("kling", "kling-v2-6", "Kling 2.6", sound=True, sound_requires_pro=True, **_KLING),
         ModelSpec("kling", "kling-v3", "Kling 3", **_KLING_V3),
-        ModelSpec("powertokens", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING_EXTRAS),
-        ModelSpec("powertokens", "kling-v3", "Kling 3", **_KLING_V3),
-        ModelSpec("segmind", "kling-2.5-turbo", **_SEGMIND),
-        ModelSpec("segmind_v1", "kling-2.5-turbo", **_SEGMIND),
+        ModelSpec("powertokens", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), **_KLING),
+        ModelSpec("powertokens", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING),
+        # The PowerTokens kling-v3 page describes a 4k mode next to std and pro.
+        ModelSpec("powertokens", "kling-v3", "Kling 3", modes=("std", "pro", "4k"), **_KLING_V3),
+        ModelSpec("segmind", "kling-2.5-turbo", **_SEGMIND_25),
+        ModelSpec("segmind", "kling-2.6", **_SEGMIND_26),
+        ModelSpec("segmind_v1", "kling-2.5-turbo", **_SEGMIND_25),
+        ModelSpec("segmind_v1", "kling-2.6", **_SEGMIND_26),
     )
 }
 
@@ -440,8 +454,8 @@ def _camera(r: _Reader, spec: ModelSpec, mode: str, duration: int) -> dict[str, 
 
 
 def default_price(spec: ModelSpec, mode: str, duration: int, sound: bool) -> int:
-    """Seed price in credits: 2 credits a second in std, 4 in pro, +50 % with sound."""
-    per_second = 4 if mode == "pro" else 2
+    """Seed price in credits: 2 credits a second in std, 4 in pro, 8 in 4k, +50 % with sound."""
+    per_second = {"std": 2, "pro": 4, "4k": 8}[mode]
     credits = per_second * duration
     return math.ceil(credits * 1.5) if sound else credits
 

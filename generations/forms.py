@@ -117,7 +117,11 @@ class GenerationForm(forms.Form):
         help_text="From -10 to 10.",
     )
     camera_control = _GroupField()
-    watermark = forms.BooleanField(label="Watermark", required=False)
+    watermark = forms.BooleanField(
+        label="Watermark",
+        required=False,
+        help_text="Kling also makes a copy with its watermark; you get that watermarked copy.",
+    )
     visibility = forms.ChoiceField(
         label="Visibility",
         choices=Generation.Visibility.choices,

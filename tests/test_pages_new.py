@@ -82,8 +82,15 @@ def test_each_model_is_offered_once_whoever_serves_it(alice_client: Client, cred
     ("key", "present", "absent"),
     [
         ("mulerun:kling-v2.6", {"Sound"}, {"CFG scale", "Multi-shot video", "Camera movement"}),
-        ("kling:kling-v3", {"Sound", "CFG scale", "Multi-shot video", "Shot 6 prompt", "Camera movement", "Watermark"},
-         {"Start image"}),
+        ("kling:kling-v3", {"Sound", "CFG scale", "Multi-shot video", "Shot 6 prompt", "Watermark"},
+         {"Start image", "Camera movement"}),
+        # Camera control: kling-v1 only (Kling's capability map); v1 takes no negative prompt and has no sound.
+        ("kling:kling-v1", {"Camera movement", "Watermark"}, {"Negative prompt", "Sound", "Multi-shot video"}),
+        ("kling:kling-v2-6", {"Sound", "Watermark"}, {"Camera movement", "CFG scale"}),
+        ("mulerun:kling-v3", {"Sound", "Multi-shot video", "Shot 6 prompt"}, {"Camera movement", "CFG scale"}),
+        ("aimlapi:klingai/video-v3-standard-text-to-video", {"Sound", "Multi-shot video", "CFG scale"},
+         {"Camera movement", "Watermark"}),
+        ("segmind:kling-2.6", {"Sound", "CFG scale"}, {"Start image", "Watermark"}),
         ("segmind:kling-2.5-turbo", {"CFG scale", "Start image", "End image"}, {"Sound", "Watermark"}),
     ],
 )  # fmt: skip
@@ -149,7 +156,7 @@ def test_it_keeps_private_choice_and_extras(alice_client: Client, credentials: A
 
 
 def test_it_sends_simple_camera_control(alice_client: Client, credentials: Any) -> None:
-    post(alice_client, credentials, "kling:kling-v2-6", camera_type="simple", camera_axis="zoom", camera_value="5")
+    post(alice_client, credentials, "kling:kling-v1", camera_type="simple", camera_axis="zoom", camera_value="5")
     gen = Generation.objects.get()
     assert gen.camera_control["type"] == "simple"
     assert gen.camera_control["config"]["zoom"] == 5
@@ -164,8 +171,9 @@ def test_it_sends_simple_camera_control(alice_client: Client, credentials: Any) 
         ("mulerun:kling-v2.5-turbo", {"duration": "7"}, "duration", "Select a valid choice"),
         ("kling:kling-v3", {"multi_shot": "on", "shot_type": "customize", "prompt": "", "shot_prompt_1": "One",
                             "shot_duration_1": "2"}, "shots", "they must equal 5 s"),
-        ("kling:kling-v2-6", {"camera_type": "simple", "camera_axis": "pan", "camera_value": "3", "mode": "pro"},
+        ("kling:kling-v1", {"camera_type": "simple", "camera_axis": "pan", "camera_value": "3", "mode": "pro"},
          "camera_control", "Standard mode with a 5 s duration"),
+        ("kling:kling-v2-6", {"sound": "on", "mode": "std"}, "sound", "needs Professional mode"),
         ("segmind:kling-2.5-turbo", {"mode": "pro", "image_url": "ftp://example.com/a.png"}, "image_url",
          "must be an http(s) address"),
         ("segmind:kling-2.5-turbo", {"mode": "pro", "cfg_scale": "3"}, "cfg_scale", "between 0 and 1"),

@@ -34,6 +34,8 @@ SHAPED = {
     "503": ("server", False, 503),
     "auth": ("auth", True, 401),
     "no_credit": ("no_credit", True, None),
+    # MuleRun: 429 "daily spend limit exceeded" is out of credit, not a rate limit (its error-codes page).
+    "spend_limit": ("no_credit", True, None),
 }
 NO_CREDIT_STATUS = {"mulerun": 402, "aimlapi": 403, "kling": 429, "powertokens": 429, "segmind": 406, "segmind_v1": 406}
 TASK_FAULTS = ("moderation", "never", "truncated", "wrong_type", "expired", "oversize")
@@ -92,7 +94,7 @@ def test_a_shaped_fault_on_submit_is_classified(
     assert (exc.kind, exc.permanent, exc.status_code) == (
         expected_kind,
         permanent,
-        status or NO_CREDIT_STATUS[provider],
+        status or (429 if kind == "spend_limit" and provider == "mulerun" else NO_CREDIT_STATUS[provider]),
     )
     assert f"HTTP {exc.status_code}" in exc.message
     if kind == "429":
@@ -171,9 +173,13 @@ def test_a_submit_timeout_leaves_the_outcome_unknown_although_the_task_exists(
             client.submit(request)
     assert raised.value.retryable
     assert created(sim, provider, request.params.prompt)
-    if client.has_external_id:  # the pipeline's way out: look the task up instead of resending
+    if provider == "kling":  # the pipeline's way out: look the task up instead of resending
         found = client.find_by_external_id(request.external_id, spec=spec)
         assert found is not None and found.task_id
+    elif client.has_external_id:  # a new-api gateway cannot look up by our id: "cannot tell", never "not found"
+        with pytest.raises(ProviderError) as lookup:
+            client.find_by_external_id(request.external_id, spec=spec)
+        assert lookup.value.kind == "html"
     assert_readable_and_scrubbed(raised.value, sim, provider, caplog)
 
 

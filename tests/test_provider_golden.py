@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generations.catalog import CATALOG, validate
+from generations.catalog import CATALOG, CatalogError, validate
 from generations.providers import CLIENTS, get_client
 from generations.providers.base import (
     Client,
@@ -210,7 +210,6 @@ def test_kling_sends_string_durations_and_every_option_the_member_set() -> None:
             negative_prompt="blur",
             mode="std",
             aspect_ratio="9:16",
-            camera_control={"type": "simple", "config": {"zoom": 5}},
             watermark=True,
         )
     )
@@ -218,6 +217,36 @@ def test_kling_sends_string_durations_and_every_option_the_member_set() -> None:
         "model_name": "kling-v2-5-turbo",
         "prompt": "a dog surfing",
         "negative_prompt": "blur",
+        "mode": "std",
+        "aspect_ratio": "9:16",
+        "duration": "5",
+        "watermark_info": {"enabled": True},
+        "callback_url": "https://studio.example/hooks/kling/abc",
+        "external_task_id": "gen-42",
+    }
+    assert sent.requests[0].url == f"{BASE}/v1/videos/text2video"
+    assert (result.task_id, result.status) == ("867283741759111202", "submitted")
+
+
+def test_kling_sends_camera_control_on_kling_v1_std_5s_only() -> None:
+    """Source: Kling capability map (WHQ25/rawgenai docs/research/kling/capability-map.md), kling-v1 text-to-video:
+    camera control in the "std 5s" column only; body shape from docs/research/kling/text-to-video.md."""
+    kling, sent = client("kling", (200, KLING_CREATED))
+    kling.submit(
+        request(
+            "kling:kling-v1",
+            external_id="gen-42",
+            callback_url="https://studio.example/hooks/kling/abc",
+            prompt="a dog surfing",
+            mode="std",
+            aspect_ratio="9:16",
+            camera_control={"type": "simple", "config": {"zoom": 5}},
+            watermark=True,
+        )
+    )
+    assert sent.body == {
+        "model_name": "kling-v1",
+        "prompt": "a dog surfing",
         "mode": "std",
         "aspect_ratio": "9:16",
         "duration": "5",
@@ -229,8 +258,17 @@ def test_kling_sends_string_durations_and_every_option_the_member_set() -> None:
         "callback_url": "https://studio.example/hooks/kling/abc",
         "external_task_id": "gen-42",
     }
-    assert sent.requests[0].url == f"{BASE}/v1/videos/text2video"
-    assert (result.task_id, result.status) == ("867283741759111202", "submitted")
+    for model, extra in [
+        ("kling:kling-v1", {"mode": "pro"}),
+        ("kling:kling-v1", {"duration": 10}),
+        ("kling:kling-v2-5-turbo", {}),
+        ("kling:kling-v2-6", {}),
+        ("kling:kling-v3", {}),
+        ("powertokens:kling-v3", {}),
+    ]:
+        with pytest.raises(CatalogError) as refused:
+            request(model, prompt="x", camera_control={"type": "down_back"}, **extra)
+        assert "camera_control" in refused.value.errors
 
 
 def test_kling_v3_multi_shot_body() -> None:
@@ -814,3 +852,213 @@ def test_any_json_answer_is_a_poll_result_or_a_provider_error(
         assert exc.message.endswith(".")
     else:
         assert submitted.task_id
+
+
+# -- the whole line-up, and the audit's fixes (issue 11); every body quoted from the source named ---------------
+
+
+def test_mulerun_kling_v3_sends_multi_shot_with_integer_shot_seconds() -> None:
+    """Source: openmule/mulerouter-cli, the kling-v3 t2v endpoint: apiPath
+    "/vendors/klingai/v1/kling-v3/text-to-video/generation", duration "Video duration in seconds (3-15)", shot_type
+    enum "customize", "intelligence", multi_prompt 'Each item: {"prompt":"...","duration":N}', sound "off"/"on";
+    prompt "Mutually exclusive with multi_prompt"."""
+    mulerun, sent = client("mulerun", (202, MULERUN_CREATED))
+    shots = [{"prompt": "a kettle", "duration": 5}, {"prompt": "steam", "duration": 7}]
+    raw = {"mode": "std", "duration": 12, "sound": True, "multi_shot": True, "shot_type": "customize", "shots": shots}
+    mulerun.submit(request("mulerun:kling-v3", prompt="", **raw))
+    assert sent.requests[0].url.path == "/vendors/klingai/v1/kling-v3/text-to-video/generation"
+    assert sent.body == {
+        "mode": "std",
+        "aspect_ratio": "16:9",
+        "duration": 12,
+        "sound": "on",
+        "multi_shot": True,
+        "shot_type": "customize",
+        "multi_prompt": [{"prompt": "a kettle", "duration": 5}, {"prompt": "steam", "duration": 7}],
+    }
+    mulerun.submit(
+        request("mulerun:kling-v3", prompt="a fox", duration=3, multi_shot=True, shot_type="intelligence")
+    )
+    assert sent.body["prompt"] == "a fox" and sent.body["shot_type"] == "intelligence" and sent.body["duration"] == 3
+
+
+def test_aimlapi_kling_v3_spells_the_shot_type_its_own_way() -> None:
+    """Source: aimlapi/api-docs docs/api-references/video-models/Kling-AI/video-v3-standard-text-to-video.json:
+    the documented request {"model": "klingai/video-v3-standard-text-to-video", "prompt": "A menacing evil dragon
+    appears …"}; shot_type enum ["customize", "intelligent"]; generate_audio "default": true; duration enum 3 … 15;
+    "Either prompt or multi_prompt must be provided, but not both."."""
+    aiml, sent = client("aimlapi", (200, AIMLAPI_CREATED))
+    dragon = (
+        "A menacing evil dragon appears in a distance above the tallest mountain, then rushes toward the camera with "
+        "its jaws open, revealing massive fangs. We see it's coming."
+    )
+    aiml.submit(request("aimlapi:klingai/video-v3-standard-text-to-video", prompt=dragon))
+    assert sent.body == {
+        "model": "klingai/video-v3-standard-text-to-video",
+        "prompt": dragon,
+        "duration": 5,
+        "aspect_ratio": "16:9",
+        "generate_audio": True,  # the documented default, said out loud
+    }
+    aiml.submit(
+        request("aimlapi:klingai/video-v3-pro-text-to-video", prompt=dragon, duration=15, sound=False,
+                multi_shot=True, shot_type="intelligence")
+    )  # fmt: skip
+    assert (sent.body["shot_type"], sent.body["duration"], sent.body["generate_audio"]) == ("intelligent", 15, False)
+    shots = [{"prompt": "the mountain", "duration": 2}, {"prompt": "the dragon", "duration": 3}]
+    aiml.submit(
+        request("aimlapi:klingai/video-v3-pro-text-to-video", prompt="", multi_shot=True, shot_type="customize",
+                shots=shots)
+    )  # fmt: skip
+    assert "prompt" not in sent.body
+    assert sent.body["multi_prompt"] == shots and sent.body["shot_type"] == "customize"
+
+
+def test_segmind_kling_2_6_sends_generate_audio() -> None:
+    """Source: www.segmind.com/models/kling-2.6/api, the documented body: {"prompt": …, "negative_prompt": "no noise,
+    no distortion, no clutter", "cfg_scale": 0.8, "duration": "10", "mode": "pro", "aspect_ratio": "16:9",
+    "generate_audio": true} (we send the duration as an integer, as the kling-2.5-turbo schema types it)."""
+    segmind, sent = client("segmind", (200, SEGMIND_SUBMITTED))
+    segmind.submit(
+        request("segmind:kling-2.6", prompt="Visual: São Paulo, Brazil", negative_prompt="no noise, no distortion, "
+                "no clutter", cfg_scale=0.8, duration=10, aspect_ratio="16:9", sound=True)
+    )  # fmt: skip
+    assert sent.requests[0].url.path == "/v2/kling-2.6"
+    assert sent.body == {
+        "prompt": "Visual: São Paulo, Brazil",
+        "negative_prompt": "no noise, no distortion, no clutter",
+        "cfg_scale": 0.8,
+        "duration": 10,
+        "mode": "pro",
+        "aspect_ratio": "16:9",
+        "generate_audio": True,
+    }
+
+
+def _kling_done(*, enabled: bool, watermark_url: str) -> dict[str, Any]:
+    """The query answer of WHQ25/rawgenai docs/research/kling/text-to-video.md: task_result.videos[].url and
+    .watermark_url, and data.watermark_info.enabled ("是否生成含水印的结果": whether to also make a watermarked
+    result)."""
+    data = {**KLING_SUCCEED["data"], "watermark_info": {"enabled": enabled}}
+    video = {"id": "v1", "url": "https://cdn.klingai.com/plain.mp4", "watermark_url": watermark_url, "duration": "5"}
+    return {**KLING_SUCCEED, "data": {**data, "task_result": {"videos": [video]}}}
+
+
+def test_kling_gives_the_member_the_watermarked_copy_when_they_asked_for_it() -> None:
+    marked = "https://cdn.klingai.com/marked.mp4"
+    assert poll("kling", (200, _kling_done(enabled=True, watermark_url=marked))).video_url == marked
+    plain = poll("kling", (200, _kling_done(enabled=False, watermark_url="")))
+    assert plain.video_url == "https://cdn.klingai.com/plain.mp4"
+    # Asked, but Kling sent no watermarked link: the paid video is kept rather than thrown away.
+    missing = poll("kling", (200, _kling_done(enabled=True, watermark_url="")))
+    assert (missing.state, missing.video_url) == ("succeeded", "https://cdn.klingai.com/plain.mp4")
+
+
+NEW_API_PAGE = b'<!doctype html><html lang="zh"><head><title>New API</title></head><body><div id="root"></div></body>'
+TASK_NOT_EXIST = {"code": "task_not_exist", "message": "task_not_exist", "data": None}
+
+
+def test_a_new_api_gateway_web_page_and_task_not_exist_are_understood() -> None:
+    """Source: QuantumNous/new-api router/video-router.go registers only POST and GET …/text2video/:task_id;
+    router/web-router.go serves the web UI (HTTP 200 text/html) for any other route; relay/relay_task.go answers an
+    unknown task id with TaskErrorWrapperLocal(errors.New("task_not_exist"), "task_not_exist", 400)."""
+    html = (200, NEW_API_PAGE, {"content-type": "text/html; charset=utf-8"})
+    gateway, _ = client("powertokens", html)
+    with pytest.raises(ProviderError) as lookup:
+        gateway.find_by_external_id("gen-1", spec=CATALOG["powertokens:kling-v3"])
+    # "Cannot tell", not "not found" (which would allow a resend) and not "malformed".
+    assert (lookup.value.kind, lookup.value.permanent) == ("html", False)
+    assert "web page" in lookup.value.message
+    with pytest.raises(ProviderError) as unknown:
+        poll("powertokens", (400, TASK_NOT_EXIST))
+    assert (unknown.value.kind, unknown.value.permanent, unknown.value.status_code) == ("not_found", True, 400)
+    # Test connection: the task route with an id that cannot exist; task_not_exist means the key got in.
+    gateway, sent = client("powertokens", (400, TASK_NOT_EXIST))
+    assert gateway.check() == "PowerTokens accepted the credentials."
+    assert sent.requests[0].url.path == "/kling/v1/videos/text2video/kling-site-connection-check"
+    gateway, _ = client("powertokens", html)
+    with pytest.raises(ProviderError) as page:
+        gateway.check()
+    assert page.value.kind == "html"
+    gateway, _ = client("powertokens", (401, {"code": 1002, "message": "Invalid token", "request_id": "r"}))
+    with pytest.raises(ProviderError) as denied:
+        gateway.check()
+    assert denied.value.kind == "auth"
+
+
+def test_the_kling_list_lookup_walks_every_page() -> None:
+    """Source: WHQ25/rawgenai docs/research/kling/text-to-video.md, "查询任务 (列表)" (the list query):
+    /v1/videos/text2video?pageNum=1&pageSize=30, pageNum [1,1000], pageSize [1,500]. A server that ignores our
+    external_task_id filter answers with these pages; the task we look for is on the third page of 500."""
+
+    def page(n: int, size: int) -> list[dict[str, Any]]:
+        return [{"task_id": f"{n}-{i}", "task_info": {"external_task_id": f"other-{n}-{i}"}} for i in range(size)]
+
+    first = page(0, 30)
+    third = page(3, 500)
+    third[123] = {"task_id": "867283741759111202", "task_status": "processing",
+                  "task_info": {"external_task_id": "gen-1"}}  # fmt: skip
+    replies = [(200, {"code": 0, "data": first}), (200, {"code": 0, "data": page(1, 500)}),
+               (200, {"code": 0, "data": page(2, 500)}), (200, {"code": 0, "data": third})]  # fmt: skip
+    kling, sent = client("kling", *replies)
+    found = kling.find_by_external_id("gen-1", spec=CATALOG["kling:kling-v3"])
+    assert found is not None and (found.task_id, found.status) == ("867283741759111202", "processing")
+    assert [dict(r.url.params) for r in sent.requests[1:]] == [
+        {"external_task_id": "gen-1", "pageNum": str(n), "pageSize": "500"} for n in (1, 2, 3)
+    ]
+    # The walk stops at a short page: the task is not there.
+    kling, sent = client("kling", (200, {"code": 0, "data": first}), (200, {"code": 0, "data": page(1, 12)}))
+    assert kling.find_by_external_id("gen-1", spec=CATALOG["kling:kling-v3"]) is None
+    assert len(sent.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("detail", "kind", "permanent"),
+    [
+        ("Daily spend limit exceeded for this API key.", "no_credit", True),
+        ("Quota exceeded", "no_credit", True),
+        ("Rate limit exceeded, please retry later.", "rate_limited", False),
+        ("Too many requests: rate limit, quota, or daily spend limit exceeded", "rate_limited", False),
+    ],
+)
+def test_mulerun_429_is_out_of_credit_only_when_it_names_a_spend_limit(detail: str, kind: str, permanent: bool) -> None:
+    """Source: mulerun.com/docs/api-reference/error-codes and mulerouter.ai/docs/get-started/error-codes:
+    "429 … rate limit, quota, or daily spend limit exceeded"."""
+    mulerun, _ = client("mulerun", (429, {"detail": detail}))
+    with pytest.raises(ProviderError) as raised:
+        mulerun.submit(request("mulerun:kling-v2.5-turbo", prompt="x"))
+    assert (raised.value.kind, raised.value.permanent) == (kind, permanent)
+    if kind == "no_credit":  # the sentence the admin sees on the credential says what to do
+        assert raised.value.message.startswith("The MuleRun account is out of credit (HTTP 429): ")
+        assert "daily spend limit" in raised.value.message
+        assert "raise it in the MuleRun console" in raised.value.message
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 410, 422])
+def test_segmind_reads_a_failed_body_under_any_4xx(status: int) -> None:
+    """Source: segmind/segmind-python segmind/v2.py `_fetch_terminal_tolerant`: "Treat any body that announces a
+    recognised terminal state as a valid payload, regardless of HTTP code"; FAILED body from its SEG-52 test."""
+    failed = poll("segmind", (status, SEGMIND_FAILED))
+    assert (failed.state, failed.reason) == ("failed", "<text>.")
+
+
+@pytest.mark.parametrize(
+    ("body", "duplicate"),
+    [
+        ({"code": 1201, "message": "external_task_id gen-1 already exists for this account"}, True),
+        ({"code": 1201, "message": "The external_task_id is invalid"}, True),  # 1201 naming our id: never refund
+        ({"code": 1200, "message": "external_task_id duplicate"}, True),
+        ({"code": 1200, "message": "Duplicate external task id"}, True),
+        ({"code": 1201, "message": "camera_control is only supported in std mode with 5s duration and kling-v1"},
+         False),
+        ({"code": 1200, "message": "external_task_id must be a string"}, False),
+    ],
+)
+def test_a_reused_external_task_id_is_recognised_by_code_and_wording(body: dict[str, Any], duplicate: bool) -> None:
+    """No source gives Kling's refusal of a reused external_task_id ("must be unique per account", docs.qingque.cn);
+    docs/providers.md says why both the code and the words are read."""
+    kling, _ = client("kling", (400, {**body, "request_id": "r"}))
+    with pytest.raises(ProviderError) as raised:
+        kling.submit(request("kling:kling-v3", prompt="x"))
+    assert (raised.value.kind == "duplicate") is duplicate
+    assert classify_status(409) == ("duplicate", True)  # a plain 409 conflict means the same anywhere

@@ -21,14 +21,39 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, int], bool, int]] = [
     ("mulerun:kling-v2.5-turbo", {"mode": "std", "aspect_ratio": "16:9"}, (1280, 720), False, 5),
     ("mulerun:kling-v2.6", {"mode": "pro", "aspect_ratio": "9:16", "sound": True}, (1080, 1920), True, 5),
     (
+        "mulerun:kling-v3",
+        {"mode": "std", "duration": 7, "sound": True, "multi_shot": True, "shot_type": "customize", "shots": SHOTS},
+        (1280, 720),
+        True,
+        7,
+    ),
+    (
         "aimlapi:klingai/v2.5-turbo/pro/text-to-video",
         {"aspect_ratio": "1:1", "cfg_scale": 0.9, "negative_prompt": "blur"},
         (1080, 1080),
         False,
         5,
     ),
+    ("aimlapi:klingai/v2.1-master-text-to-video", {"aspect_ratio": "9:16"}, (1080, 1920), False, 5),
     ("aimlapi:klingai/video-v2-6-pro-text-to-video", {"aspect_ratio": "16:9"}, (1920, 1080), True, 5),
-    ("kling:kling-v2-5-turbo", {"mode": "std", "aspect_ratio": "9:16", "camera_control": ZOOM}, (720, 1280), False, 5),
+    (
+        "aimlapi:klingai/video-v3-standard-text-to-video",
+        {"duration": 7, "sound": False, "multi_shot": True, "shot_type": "customize", "shots": SHOTS},
+        (1280, 720),
+        False,
+        7,
+    ),
+    (
+        "aimlapi:klingai/video-v3-pro-text-to-video",
+        {"duration": 3, "aspect_ratio": "1:1", "multi_shot": True, "shot_type": "intelligence"},
+        (1080, 1080),
+        True,
+        3,
+    ),
+    ("kling:kling-v1", {"mode": "std", "aspect_ratio": "9:16", "camera_control": ZOOM}, (720, 1280), False, 5),
+    ("kling:kling-v1-6", {"mode": "pro", "cfg_scale": 0.3, "negative_prompt": "blur"}, (1920, 1080), False, 5),
+    ("kling:kling-v2-1-master", {"aspect_ratio": "1:1"}, (1080, 1080), False, 5),
+    ("kling:kling-v2-5-turbo", {"mode": "std", "aspect_ratio": "9:16"}, (720, 1280), False, 5),
     (
         "kling:kling-v2-6",
         {"mode": "pro", "aspect_ratio": "1:1", "duration": 10, "sound": True, "watermark": True},
@@ -43,16 +68,19 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, int], bool, int]] = [
         True,
         7,
     ),
+    ("powertokens:kling-v2-1-master", {"aspect_ratio": "16:9"}, (1920, 1080), False, 5),
     ("powertokens:kling-v2-5-turbo", {"mode": "pro", "aspect_ratio": "16:9"}, (1920, 1080), False, 5),
     (
         "powertokens:kling-v3",
-        {"mode": "std", "aspect_ratio": "1:1", "multi_shot": True, "shot_type": "intelligence"},
-        (720, 720),
+        {"mode": "4k", "aspect_ratio": "1:1", "multi_shot": True, "shot_type": "intelligence"},
+        (1080, 1080),  # the simulator renders 4k at 1080p
         False,
         5,
     ),
     ("segmind:kling-2.5-turbo", {"aspect_ratio": "9:16", "duration": 5}, (1080, 1920), False, 5),
+    ("segmind:kling-2.6", {"aspect_ratio": "16:9", "duration": 5}, (1920, 1080), True, 5),
     ("segmind_v1:kling-2.5-turbo", {"aspect_ratio": "16:9", "duration": 5}, (1920, 1080), False, 5),
+    ("segmind_v1:kling-2.6", {"aspect_ratio": "1:1", "duration": 5, "sound": False}, (1080, 1080), False, 5),
 ]
 
 
@@ -98,6 +126,8 @@ def test_it_generates_the_requested_video(
         done = poll_until_done(client, result.task_id, spec)
         assert (done.state, done.reason) == ("succeeded", "")
         assert done.video_url.startswith(simulator.base_url + "/files/")
+        # Watermark asked: the member gets Kling's watermarked copy (watermark_url), not the plain url.
+        assert done.video_url.endswith("?watermark=1") is bool(raw.get("watermark"))
         response = download(done.video_url, path)
         assert response.status_code == 200
         assert response.headers["content-type"] == "video/mp4"

@@ -196,9 +196,32 @@ def test_an_external_task_id_is_unique_per_account_and_finds_the_task(provider: 
         client.submit(request)
     assert (raised.value.kind, raised.value.permanent) == ("duplicate", True)
     assert "external_task_id" in raised.value.message
+    if provider == "powertokens":
+        # A new-api gateway has no route to look a task up by our id: its web page means "cannot tell", never
+        # "not found" (QuantumNous/new-api router/web-router.go NoRoute), so the pipeline cannot resend blindly.
+        for external_id in (request.external_id, "gen-never-sent"):
+            with pytest.raises(ProviderError) as raised:
+                client.find_by_external_id(external_id, spec=spec)
+            assert raised.value.kind == "html" and not raised.value.permanent
+        return
     found = client.find_by_external_id(request.external_id, spec=spec)
     assert found is not None and found.task_id == first.task_id
     assert client.find_by_external_id("gen-never-sent", spec=spec) is None
+
+
+def test_powertokens_answers_an_unknown_task_as_new_api_does(sim: Simulator) -> None:
+    """QuantumNous/new-api relay/relay_task.go: an unknown task id is HTTP 400 task_not_exist, not a 404; the
+    client reads it as "not found", and Test connection as proof that the key got past authentication."""
+    headers = {"Authorization": f"Bearer {sim.keys['powertokens']}"}
+    answer = call(sim, "GET", "/kling" + KLING + "/task_unknown", headers=headers)
+    assert answer.status_code == 400 and answer.json()["code"] == "task_not_exist"
+    client = client_for(sim, "powertokens")
+    with pytest.raises(ProviderError) as raised:
+        client.poll("task_unknown", spec=first_spec("powertokens"))
+    assert (raised.value.kind, raised.value.status_code) == ("not_found", 400)
+    assert client.check() == "PowerTokens accepted the credentials."
+    page = call(sim, "GET", "/kling" + KLING, headers=headers)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -20,6 +20,8 @@ STATES = {
     "completed": "succeeded",
     "error": "failed",
 }
+# Our shot types (Kling's words) in AI/ML API's spelling.
+SHOT_TYPES = {"customize": "customize", "intelligence": "intelligent"}
 # Ids look like "<uuid>:klingai/v2.5-turbo/pro/text-to-video"; this one exists nowhere, for "Test connection".
 PROBE_TASK = "00000000-0000-4000-8000-000000000000:kling-site/connection-check"
 
@@ -36,8 +38,14 @@ def build_body(request: SubmitRequest) -> dict[str, Any]:
         body["negative_prompt"] = p.negative_prompt
     if spec.cfg_scale and p.cfg_scale is not None:
         body["cfg_scale"] = p.cfg_scale
-    if spec.sound:  # v2.6 defaults generate_audio to true: always say what the member chose
+    if spec.sound:  # v2.6 and v3 default generate_audio to true: always say what the member chose
         body["generate_audio"] = p.sound
+    if p.multi_shot:
+        # AI/ML API spells Kling's "intelligence" as "intelligent" (video-v3-*-text-to-video.json).
+        body["shot_type"] = SHOT_TYPES[p.shot_type]
+        if p.shot_type == "customize":
+            del body["prompt"]  # "Either prompt or multi_prompt must be provided, but not both."
+            body["multi_prompt"] = [{"prompt": s.prompt, "duration": s.duration} for s in p.shots]
     return body
 
 

@@ -74,7 +74,8 @@ class ProviderError(Exception):
         self.body = body  # the full error body, for the admin (secrets scrubbed)
         self.retry_after = retry_after
         # A short machine word: "timeout", "connection", "rate_limited", "server", "validation", "auth",
-        # "no_credit", "content_policy", "not_found", "malformed", "expired".
+        # "no_credit", "content_policy", "not_found", "malformed", "html" (a web page, not the API), "expired",
+        # "duplicate" (our external id is already taken: the task exists).
         self.kind = kind
 
     @property

@@ -87,6 +87,7 @@ _SENTENCES = {
     "server": "{label} had a server error",
     "connection": "Could not connect to {label}",
     "malformed": "{label} sent a response we could not read",
+    "html": "{label} answered with a web page instead of its API (an unknown route, or the wrong base URL)",
     "redirect": "{label} answered with a redirect; check the base URL",
     "rejected": "{label} refused the request",
 }
@@ -149,6 +150,11 @@ def _plain_words(text: str) -> str:
     """A short plain-text error body ("Bad Gateway") is worth showing; an HTML page is not."""
     text = text.strip()
     return text if text and len(text) <= 200 and "<" not in text else ""
+
+
+def looks_like_html(raw: bytes, headers: httpx.Headers | None = None) -> bool:
+    kind = (headers or {}).get("content-type", "").split(";")[0].strip().lower()
+    return kind == "text/html" or raw.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -254,7 +260,7 @@ class Http:
         status = response.status_code
         self._log(method, path, status, started)
         if 200 <= status < 300 or status in accept:
-            return Reply(status, self._parse_json(raw, status, submit), response.headers)
+            return Reply(status, self._parse_json(raw, status, submit, response.headers), response.headers)
         raise self.error_for(status, raw, response.headers, submit=submit)
 
     @contextmanager
@@ -393,19 +399,24 @@ class Http:
             raise SubmitOutcomeUnknown(message)
         raise ProviderError(message, permanent=False, kind="timeout")
 
-    def _parse_json(self, raw: bytes, status: int, submit: bool) -> dict[str, Any]:
+    def _parse_json(
+        self, raw: bytes, status: int, submit: bool, headers: httpx.Headers | None = None
+    ) -> dict[str, Any]:
         try:
             data = json.loads(raw)
         except ValueError:
             data = None
         if isinstance(data, dict):
             return data
-        message = sentence(self.label, "malformed", status=status, detail="the body is not a JSON object")
+        # A new-api gateway serves its web UI (HTTP 200, text/html) for every route it does not register.
+        kind = "html" if looks_like_html(raw, headers) else "malformed"
+        detail = "" if kind == "html" else "the body is not a JSON object"
+        message = sentence(self.label, kind, status=status, detail=detail)
         body = self.scrub(raw[:BODY_KEEP].decode("utf-8", "replace"))
         if submit:
             # The provider accepted the create but we cannot read the task id: the task may exist.
-            raise SubmitOutcomeUnknown(message, status_code=status, body=body, kind="malformed")
-        raise ProviderError(message, permanent=False, status_code=status, body=body, kind="malformed")
+            raise SubmitOutcomeUnknown(message, status_code=status, body=body, kind=kind)
+        raise ProviderError(message, permanent=False, status_code=status, body=body, kind=kind)
 
     def _transport_error(self, exc: httpx.HTTPError, *, submit: bool, sent: bool) -> ProviderError:
         timeout = isinstance(exc, httpx.TimeoutException)

@@ -25,8 +25,16 @@ warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 PATH = "/v1/videos/text2video"
 TOKEN_SECONDS = 1800
-# Our external_task_id for "Test connection": looking it up is authenticated and costs nothing.
-PROBE_EXTERNAL_ID = "kling-site-connection-check"
+# A task id that cannot exist, for "Test connection": querying it is authenticated and costs nothing. The task
+# route is the one route a new-api gateway registers besides create (QuantumNous/new-api router/video-router.go).
+PROBE_TASK_ID = "kling-site-connection-check"
+# The list lookup: Kling allows pageNum 1-1000 and pageSize 1-500.
+LIST_PAGE_SIZE = 500
+LIST_MAX_PAGES = 1000
+# new-api's answer for an unknown task id: HTTP 400 {"code": "task_not_exist", ...} (relay/relay_task.go).
+TASK_NOT_EXIST = "task_not_exist"
+# Words a refusal of a reused external_task_id may use; no source gives Kling's exact wording.
+DUPLICATE_WORDS = ("duplicate", "already exist", "exists", "repeat", "used", "unique")
 
 STATES = {
     "submitted": "queued",
@@ -123,11 +131,15 @@ def parse_task(task: dict[str, Any], raw: dict[str, Any]) -> PollResult:
     status = str(task.get("task_status") or task.get("status") or "").lower()
     state = STATES.get(status, "running")
     if state == "succeeded":
-        url = (
+        plain = (
             text_of(dig(task, "task_result", "videos", 0, "url"))
             or text_of(task.get("url"))
             or text_of(task.get("result_url"))
         )
+        # Asked for a watermark: Kling adds a watermarked copy next to the plain one, and that is what the member
+        # gets. Without a watermarked link the plain video is kept: a paid video is never thrown away.
+        marked = text_of(dig(task, "task_result", "videos", 0, "watermark_url"))
+        url = marked if marked and dig(task, "watermark_info", "enabled") is True else plain
         if not url:
             return PollResult("failed", raw, status, reason="Kling finished the task but sent no video.")
         return PollResult("succeeded", raw, status, video_url=url)
@@ -138,13 +150,23 @@ def parse_task(task: dict[str, Any], raw: dict[str, Any]) -> PollResult:
     return PollResult(state, raw, status)
 
 
+def is_duplicate(code: Any, words: str) -> bool:
+    """A refusal of our reused external_task_id. No source gives its code or wording, so both are read: a
+    parameter-error code (1200/1201) whose message names the external id, or says it is taken."""
+    lowered = words.lower()
+    names_it = "external_task_id" in lowered or "external task id" in lowered
+    return code in (1200, 1201) and names_it and (code == 1201 or any(w in lowered for w in DUPLICATE_WORDS))
+
+
 def describe_error(status: int, data: Any) -> ErrorDetail:
     code = dig(data, "code")
     words = text_of(dig(data, "message")) or text_of(dig(data, "error"))
+    if code == TASK_NOT_EXIST:  # a new-api gateway: the task id is unknown there (HTTP 400, not 404)
+        return ErrorDetail(words if words != TASK_NOT_EXIST else "no such task", kind="not_found", permanent=True)
     if not isinstance(code, int) or code not in CODES:
         return ErrorDetail(words)
     kind, permanent, meaning = CODES[code]
-    if code == 1201 and "external_task_id" in words:
+    if is_duplicate(code, words):
         kind = "duplicate"  # our idempotency key was seen before: the task exists, look it up instead
     return ErrorDetail(f"{words or meaning} [code {code}]", kind=kind, permanent=permanent)
 
@@ -178,27 +200,53 @@ class KlingClient(HttpClient):
         return replace(parse_task(task, reply.data), raw=self.http.scrub_data(reply.data))
 
     def find_by_external_id(self, external_id: str, *, spec: ModelSpec | None = None) -> SubmitResult | None:
-        """``GET …/text2video?external_task_id=…``: Kling identifies a task by either id; the simulator serves this."""
+        """``GET …/text2video?external_task_id=…``; Kling identifies a task by either id (the simulator serves this).
+
+        None only when the provider answered that it has no such task. A server that ignores the filter answers
+        with its task list: every page is read, and only an exact match counts. A gateway that does not serve
+        this route (a new-api gateway answers with its web page) raises: "cannot tell" must never become "not
+        found", which would let the pipeline resend and pay twice.
+        """
         try:
             reply = self._checked(self.http.get(self.prefix + PATH, params={"external_task_id": external_id}))
         except ProviderError as exc:
-            if exc.kind == "not_found":
+            if exc.kind == "not_found" and exc.status_code == 404:
                 return None
             raise
         found = task_of(reply.data)
-        # A server that ignored the filter answers with its task list: only an exact match may count.
-        candidates = found if isinstance(found, list) else [found]
-        for task in candidates:
+        if not isinstance(found, list):
+            return self._match([found], external_id, reply, exact=False)
+        if (match := self._match(found, external_id, reply, exact=True)) is not None:
+            return match
+        # The filter was ignored and the first page (of the server's default size, 30 on Kling) had no match:
+        # read the whole list with the largest pages Kling allows, until a short page.
+        for page in range(1, LIST_MAX_PAGES + 1):
+            params = {"external_task_id": external_id, "pageNum": str(page), "pageSize": str(LIST_PAGE_SIZE)}
+            reply = self._checked(self.http.get(self.prefix + PATH, params=params))
+            found = task_of(reply.data)
+            tasks = found if isinstance(found, list) else [found]
+            if (match := self._match(tasks, external_id, reply, exact=True)) is not None:
+                return match
+            if len(tasks) < LIST_PAGE_SIZE:
+                break
+        return None
+
+    def _match(self, tasks: list[Any], external_id: str, reply: Reply, *, exact: bool) -> SubmitResult | None:
+        for task in tasks:
             if not isinstance(task, dict) or not ident(task.get("task_id")):
                 continue
             theirs = dig(task, "task_info", "external_task_id")
-            if theirs == external_id or (theirs is None and not isinstance(found, list)):
+            if theirs == external_id or (theirs is None and not exact):
                 status = str(task.get("task_status") or task.get("status") or "")
                 return SubmitResult(ident(task["task_id"]), self.http.scrub_data(reply.data), status)
         return None
 
     def check(self) -> str:
-        self.find_by_external_id(PROBE_EXTERNAL_ID)
+        try:
+            self._checked(self.http.get(f"{self.prefix}{PATH}/{PROBE_TASK_ID}"))
+        except ProviderError as exc:
+            if exc.kind != "not_found":  # an unknown task id (404, or new-api's 400 task_not_exist) got past auth
+                raise
         return f"{self.http.label} accepted the credentials."
 
     def _checked(self, reply: Reply, *, submit: bool = False) -> Reply:

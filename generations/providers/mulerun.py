@@ -39,8 +39,14 @@ def build_body(request: SubmitRequest) -> dict[str, Any]:
     }
     if p.negative_prompt:
         body["negative_prompt"] = p.negative_prompt
-    if spec.sound:  # only the v2.6 route knows the field
+    if spec.sound:  # only the v2.6 and v3 routes know the field
         body["sound"] = "on" if p.sound else "off"
+    if p.multi_shot:  # the kling-v3 route: shots are {prompt, duration} with integer seconds, no index
+        body["multi_shot"] = True
+        body["shot_type"] = p.shot_type
+        if p.shot_type == "customize":
+            del body["prompt"]  # "Mutually exclusive with multi_prompt"
+            body["multi_prompt"] = [{"prompt": s.prompt, "duration": s.duration} for s in p.shots]
     return body
 
 
@@ -70,6 +76,20 @@ def parse_task(data: dict[str, Any]) -> PollResult:
     return PollResult(state, data, status)
 
 
+SPEND_LIMIT_HINT = (
+    "the account's daily spend limit (or quota) is reached; raise it in the MuleRun console or wait until it resets"
+)
+
+
+def is_spend_limit(status: int, words: str) -> bool:
+    """MuleRun answers 429 for "rate limit, quota, or daily spend limit exceeded" (its error-codes page). Only
+    a 429 that names a spend limit or quota alone is out of credit; a rate limit, or a message listing every
+    cause, stays a retryable rate limit."""
+    lowered = words.lower()
+    spend = any(w in lowered for w in ("spend", "quota", "balance", "budget"))
+    return status == 429 and spend and "rate limit" not in lowered and "too many requests" not in lowered
+
+
 def describe_error(status: int, data: Any) -> ErrorDetail:
     # The body shape is undocumented; the official CLI reads detail, error, message, then task_info.error.
     words = (
@@ -78,6 +98,8 @@ def describe_error(status: int, data: Any) -> ErrorDetail:
         or text_of(dig(data, "message"))
         or text_of(dig(data, "task_info", "error"))
     )
+    if is_spend_limit(status, words):
+        return ErrorDetail(f"{SPEND_LIMIT_HINT} ({words.rstrip('.')})", kind="no_credit", permanent=True)
     return ErrorDetail(words)
 
 

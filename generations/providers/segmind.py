@@ -26,6 +26,7 @@ from generations.providers.base import (
 from generations.providers.http import ErrorDetail, HttpClient, HttpOptions, dig, ident, text_of
 
 STATES = {"QUEUED": "queued", "PROCESSING": "running", "COMPLETED": "succeeded", "FAILED": "failed"}
+TERMINAL = ("COMPLETED", "FAILED")
 PROBE_REQUEST = "00000000-0000-4000-8000-000000000000"
 # v1 holds the connection open until the video exists: the read timeout must outlast a whole generation.
 V1_OPTIONS = HttpOptions(timeout=httpx.Timeout(connect=5.0, read=300.0, write=10.0, pool=5.0), deadline=900.0)
@@ -33,7 +34,7 @@ JSON_VARIANT_MAX = 64 * 1024
 
 
 def build_body(request: SubmitRequest) -> dict[str, Any]:
-    p = request.params
+    p, spec = request.params, request.spec
     body: dict[str, Any] = {
         "prompt": p.prompt,
         "duration": p.duration,  # integer per the schema
@@ -48,6 +49,8 @@ def build_body(request: SubmitRequest) -> dict[str, Any]:
         body["image_url"] = p.image_url
     if p.tail_image_url:
         body["tail_image_url"] = p.tail_image_url
+    if spec.sound:  # kling-2.6: always say whether to generate audio
+        body["generate_audio"] = p.sound
     return body
 
 
@@ -100,10 +103,10 @@ class SegmindClient(HttpClient):
 
     def poll(self, task_id: str, *, spec: ModelSpec) -> PollResult:
         try:
-            status = parse_status(self.http.get(f"/v2/requests/{task_id}/status", accept=(422,)).data)
+            status = parse_status(self._get_terminal_tolerant(f"/v2/requests/{task_id}/status"))
             if status.state != "succeeded":
                 return replace(status, raw=self.http.scrub_data(status.raw))
-            result = self.http.get(f"/v2/requests/{task_id}", accept=(422,)).data
+            result = self._get_terminal_tolerant(f"/v2/requests/{task_id}")
         except ProviderError as exc:
             if exc.kind == "not_found":  # Segmind forgets a request one hour after submission
                 raise ProviderError(
@@ -122,6 +125,22 @@ class SegmindClient(HttpClient):
             # COMPLETED in /status but no link in the result yet: poll again rather than give up.
             return PollResult("running", self.http.scrub_data(result), str(result.get("status") or ""))
         return PollResult("succeeded", self.http.scrub_data(result), "COMPLETED", video_url=url)
+
+    def _get_terminal_tolerant(self, path: str) -> dict[str, Any]:
+        """Segmind serves a FAILED body under HTTP 422, and its own SDK accepts a body that announces a terminal
+        state under any status (segmind-python v2.py ``_fetch_terminal_tolerant``): so do we, for any 4xx."""
+        try:
+            return self.http.get(path).data
+        except ProviderError as exc:
+            if exc.status_code is None or not 400 <= exc.status_code < 500:
+                raise
+            try:
+                data = json.loads(exc.body)
+            except ValueError:
+                raise exc from None
+            if isinstance(data, dict) and str(data.get("status") or "").upper() in TERMINAL:
+                return data
+            raise
 
     def check(self) -> str:
         try:

@@ -195,7 +195,7 @@ def generation_submit(pk: uuid.UUID) -> None:
         _resolve_unknown_submit(gen, client_for(gen.credential))
 
 
-def _send(gen: Generation, client: Client) -> None:
+def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
     try:
         result = client.submit(_request(gen))
     except SubmitOutcomeUnknown as exc:
@@ -204,6 +204,12 @@ def _send(gen: Generation, client: Client) -> None:
         _resolve_unknown_submit(Generation.objects.select_related("credential").get(pk=gen.pk), client, claimed=False)
         return
     except ProviderError as exc:
+        if resend and exc.permanent and exc.kind != "duplicate":
+            # The first send may have made the task even though the lookup did not find it; a refusal of the
+            # resend (in words we may not recognise as "duplicate id") must never become a refund.
+            _note_credential_problem(gen, exc)
+            _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.message)
+            return
         _submit_failed(gen, exc)
         return
     _mark_submitted(gen, result, first_poll=settings.POLL_FIRST_SECONDS)
@@ -280,7 +286,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
     # provider would refuse a second task with the same external id anyway).
     Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
     gen.refresh_from_db()
-    _send(gen, client)
+    _send(gen, client, resend=True)
 
 
 # --- poll -----------------------------------------------------------------------------------------------------

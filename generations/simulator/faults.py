@@ -28,15 +28,19 @@ FAULTS: dict[str, str] = {
     "expired": "The video download URL answers 403, as an expired or deleted link does.",
     "oversize": "The video download announces and streams --oversize-bytes bytes, more than any sane cap.",
     "no_credit": "Out of credit in the provider's shape: MuleRun 402, AI/ML API 403, Kling 429 code 1102, Segmind 406.",
+    "spend_limit": "MuleRun's 429 \"daily spend limit exceeded\" (not a rate limit); the others answer as no_credit.",
     "auth": "HTTP 401 in the provider's shape, exactly as for a wrong key.",
     "submit_timeout": "The create makes the task, then hangs past the client's timeout and closes: outcome unknown.",
 }
 
 # Faults that replace or delay one HTTP answer; they can hit a create, a poll or a download.
-CALL_KINDS = frozenset({"429", "500", "502", "503", "reset", "slow", "malformed", "auth", "no_credit"})
+CALL_KINDS = frozenset(
+    {"429", "500", "502", "503", "reset", "slow", "malformed", "auth", "no_credit", "spend_limit"}
+)
 TASK_KINDS = frozenset({"moderation", "never"})  # decided when the task is made, seen when it is polled
 DOWNLOAD_KINDS = frozenset({"truncated", "wrong_type", "expired", "oversize"})
-SHAPED_KINDS = frozenset({"429", "500", "502", "503", "auth", "no_credit"})  # answered in the provider's shape
+# Answered in the provider's own shape.
+SHAPED_KINDS = frozenset({"429", "500", "502", "503", "auth", "no_credit", "spend_limit"})
 PHASES = ("create", "poll", "download", "task")
 
 _SPEC = re.compile(r"^(?:(?P<phase>create|poll|download|task):)?(?P<kind>[a-z0-9_]+?)(?:x(?P<count>\d+))?$")

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from generations.catalog import ASPECT_RATIOS, CATALOG, PROMPT_MAX
+from generations.simulator import rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, request_id, route
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 PROVIDER = "aimlapi"
 PATHS = r"^/v2/(?:video/generations|generate/video/kling/generation)$"
 STATUS = {"queued": "queued", "running": "generating", "succeeded": "completed", "failed": "error"}
-FIELDS = {"model", "prompt", "duration", "negative_prompt", "cfg_scale", "aspect_ratio", "provider", "generate_audio"}
 SHAPES = {
     "429": (429, "Too Many Requests"),
     "500": (500, "Internal server error"),
@@ -28,6 +27,7 @@ SHAPES = {
     "503": (503, "Service unavailable"),
     "auth": (401, "This request requires a valid API key. Get one at https://aimlapi.com/app/keys"),
     "no_credit": (403, "You've run out of credits. Please top up your balance to continue."),
+    "spend_limit": (403, "You've run out of credits. Please top up your balance to continue."),
 }
 
 
@@ -56,57 +56,31 @@ def authorize(sim: Simulator, request: SimRequest) -> SimResponse | None:
     return error(401, f"{SHAPES['auth'][1]} (received {key or 'no key'})", request.path)
 
 
-def validate(body: Any) -> str:
-    if not isinstance(body, dict):
-        return "Body validation error! Expected object."
-    unknown = set(body) - FIELDS
-    if unknown:
-        return f"Body validation error! Unrecognized key(s) in object: {', '.join(sorted(unknown))}"
-    spec = CATALOG.get(f"{PROVIDER}:{body.get('model')}")
-    if spec is None:
-        return f"Body validation error! Invalid enum value. Received '{body.get('model')}' for model"
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > PROMPT_MAX:
-        return f"Body validation error! prompt is required and at most {PROMPT_MAX} characters"
-    duration = body.get("duration", 5)
-    # The schema says integer; every doc example sends "5": both are accepted.
-    if isinstance(duration, bool) or str(duration) not in {str(d) for d in spec.durations}:
-        return "Body validation error! Invalid enum value. Expected 5 | 10 for duration"
-    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
-        return "Body validation error! Invalid enum value. Expected '16:9' | '9:16' | '1:1' for aspect_ratio"
-    cfg = body.get("cfg_scale", 0.5)
-    if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-        return "Body validation error! cfg_scale must be a number between 0 and 1"
-    if "generate_audio" in body and (not spec.sound or not isinstance(body["generate_audio"], bool)):
-        return "Body validation error! generate_audio is a boolean and only for models with audio"
-    if not isinstance(body.get("negative_prompt", ""), str):
-        return "Body validation error! negative_prompt must be a string"
-    return ""
-
-
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     if denied := authorize(sim, request):
         return denied
     try:
         body = request.json()
-        problem = validate(body)
-        markers = [] if problem else markers_in(body["prompt"])
+        problem = rules.check_aimlapi(body)
+        texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
+        markers = markers_in(*texts)
     except (BadRequest, FaultError) as exc:
         problem = str(exc)
     if problem:
         return error(400, problem, request.path)
-    spec = CATALOG[f"{PROVIDER}:{body['model']}"]
-    prompt = body["prompt"]
+    name = body["model"]
+    model = rules.AIMLAPI[name]
+    prompt = " | ".join(t for t in texts if t)
 
     def action() -> SimResponse:
         task = sim.create_task(
             provider=PROVIDER,
-            model=spec.model,
-            task_id=f"{uuid.uuid4()}:{spec.model}",  # contains ':' and '/', as the real ids do
+            model=name,
+            task_id=f"{uuid.uuid4()}:{name}",  # contains ':' and '/', as the real ids do
             duration=int(body.get("duration", 5)),
-            mode="pro",  # every AI/ML API Kling route here is a pro (1080p) model
+            mode=model.modes[0],  # the model id names the mode
             aspect_ratio=body.get("aspect_ratio", "16:9"),
-            sound=spec.sound and body.get("generate_audio", spec.sound_default),
+            sound=model.sound and body.get("generate_audio", True),  # "generate_audio … default: true"
             markers=markers,
             prompt=prompt,
             request=body,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from generations.catalog import ASPECT_RATIOS, CAMERA_TYPES, CATALOG, MAX_SHOTS, MODES, PROMPT_MAX, SHOT_PROMPT_MAX
+from generations.simulator import rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import DuplicateExternalId, Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, request_id, route
@@ -29,11 +29,6 @@ warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)  # the demo
 PREFIXES = {"": "kling", "/kling": "powertokens"}
 BASE = r"^(?P<prefix>/kling)?/v1/videos/text2video"
 STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
-FIELDS = {
-    "model_name", "multi_shot", "shot_type", "prompt", "multi_prompt", "negative_prompt", "sound", "voice_list",
-    "cfg_scale", "mode", "camera_control", "aspect_ratio", "duration", "watermark_info", "callback_url",
-    "external_task_id",
-}  # fmt: skip
 SHAPES = {
     "429": (429, 1302, "Rate limit exceeded, please slow down"),
     "500": (500, 5000, "Internal server error"),
@@ -41,8 +36,11 @@ SHAPES = {
     "503": (503, 5001, "Service temporarily unavailable, under maintenance"),
     "auth": (401, 1000, "Authentication failed"),
     "no_credit": (429, 1102, "Account balance not enough: resource pack depleted or expired"),
+    "spend_limit": (429, 1102, "Account balance not enough: resource pack depleted or expired"),
 }
 MODERATION_MESSAGE = "Failure to pass the risk control system"
+WEB_PAGE = b'<!doctype html><html lang="en"><head><title>New API</title></head><body><div id="root"></div></body>'
+
 
 
 def error(status: int, code: int, message: str) -> SimResponse:
@@ -81,91 +79,13 @@ def authorize(sim: Simulator, provider: str, request: SimRequest) -> SimResponse
     return None
 
 
-def validate(body: Any, provider: str) -> str:
-    if not isinstance(body, dict):
-        return "Request body must be a JSON object"
-    unknown = set(body) - FIELDS
-    if unknown:
-        return f"Unknown parameter(s): {', '.join(sorted(unknown))}"
-    model = body.get("model_name", "kling-v1")
-    spec = CATALOG.get(f"{provider}:{model}")
-    if spec is None:
-        return f"model_name {model} is not supported"
-    duration = body.get("duration", "5")
-    if not isinstance(duration, str) or duration not in {str(d) for d in spec.durations}:
-        return f"duration must be one of the strings {', '.join(str(d) for d in spec.durations)}"
-    if body.get("mode", "std") not in MODES:
-        return "mode must be std or pro"
-    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
-        return "aspect_ratio must be 16:9, 9:16 or 1:1"
-    if "sound" in body and (not spec.sound or body["sound"] not in ("on", "off")):
-        return f"sound is not supported by {model}" if not spec.sound else "sound must be on or off"
-    if "cfg_scale" in body:
-        if model.startswith("kling-v2"):
-            return "cfg_scale is not supported by kling-v2.x models"
-        cfg = body["cfg_scale"]
-        if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-            return "cfg_scale must be between 0 and 1"
-    for name in ("negative_prompt", "callback_url", "external_task_id"):
-        if not isinstance(body.get(name, ""), str) or len(body.get(name, "")) > PROMPT_MAX:
-            return f"{name} must be a string"
-    watermark = body.get("watermark_info", {"enabled": False})
-    if not isinstance(watermark, dict) or not isinstance(watermark.get("enabled"), bool):
-        return 'watermark_info must be {"enabled": true|false}'
-    if problem := _check_camera(body, model):
-        return problem
-    return _check_shots(body, spec.multi_shot, int(duration))
-
-
-def _check_camera(body: dict[str, Any], model: str) -> str:
-    camera = body.get("camera_control")
-    if camera is None:
-        return ""
-    if not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES:
-        return "camera_control.type is invalid"
-    if body.get("mode", "std") != "std" or body.get("duration", "5") != "5":
-        return f"camera_control is only supported in std mode with 5s duration and {model}"
-    return ""
-
-
-def _check_shots(body: dict[str, Any], supports: bool, duration: int) -> str:
-    prompt = body.get("prompt", "")
-    if not body.get("multi_shot"):
-        if any(k in body for k in ("shot_type", "multi_prompt")):
-            return "shot_type and multi_prompt need multi_shot true"
-        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > PROMPT_MAX:
-            return f"prompt is required and cannot exceed {PROMPT_MAX} characters"
-        return ""
-    if not supports or body["multi_shot"] is not True:
-        return "multi_shot is not supported by this model"
-    shot_type = body.get("shot_type")
-    if shot_type == "intelligence":
-        return "" if isinstance(prompt, str) and prompt.strip() else "prompt is required for intelligence shots"
-    if shot_type != "customize":
-        return "shot_type must be customize or intelligence"
-    shots = body.get("multi_prompt")
-    if not isinstance(shots, list) or not 1 <= len(shots) <= MAX_SHOTS:
-        return f"multi_prompt must hold 1 to {MAX_SHOTS} shots"
-    total = 0
-    for shot in shots:
-        if not isinstance(shot, dict) or type(shot.get("index")) is not int:
-            return "each multi_prompt item needs an integer index"
-        text, seconds = shot.get("prompt"), shot.get("duration")
-        if not isinstance(text, str) or not text.strip() or len(text) > SHOT_PROMPT_MAX:
-            return f"each shot prompt is required and at most {SHOT_PROMPT_MAX} characters"
-        if not isinstance(seconds, str) or not seconds.isdigit() or int(seconds) < 1:
-            return 'each shot duration is a string of at least "1"'
-        total += int(seconds)
-    return "" if total == duration else f"shot durations add up to {total}, not {duration}"
-
-
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     provider = PREFIXES[match["prefix"] or ""]
     if denied := authorize(sim, provider, request):
         return denied
     try:
         body = request.json()
-        problem = validate(body, provider)
+        problem = rules.check_kling(body, provider)
         texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
         markers = markers_in(*texts)
     except (BadRequest, FaultError) as exc:
@@ -209,6 +129,9 @@ def query(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimRespo
     if denied := authorize(sim, provider, request):
         return denied
     task = sim.tasks.get(provider, match["task_id"])
+    if task is None and provider == "powertokens":
+        # new-api (relay/relay_task.go): TaskErrorWrapperLocal(errors.New("task_not_exist"), "task_not_exist", 400)
+        return json_response({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
     if task is None:
         return error(404, 1203, f"task {match['task_id']} not found")
     return answer(sim, provider, task)
@@ -217,6 +140,9 @@ def query(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimRespo
 def lookup(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     """``?external_task_id=…`` finds one task by our id; otherwise the documented task list."""
     provider = PREFIXES[match["prefix"] or ""]
+    if provider == "powertokens":
+        # A new-api gateway registers no list route: its web router's NoRoute serves the web UI, HTTP 200 text/html.
+        return SimResponse(200, WEB_PAGE, content_type="text/html; charset=utf-8")
     if denied := authorize(sim, provider, request):
         return denied
     external_id = request.query.get("external_task_id")

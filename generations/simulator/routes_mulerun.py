@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from generations.catalog import ASPECT_RATIOS, CATALOG, MODES, PROMPT_MAX
+from generations.simulator import rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, iso, json_response, route
@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 PROVIDER = "mulerun"
 BASE = r"^/vendors/klingai/v1/(?P<model>[A-Za-z0-9._-]+)/text-to-video/generation"
 STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
-FIELDS = {"prompt", "negative_prompt", "mode", "aspect_ratio", "duration", "sound"}
 SHAPES = {
-    "429": (429, "Too many requests: rate limit, quota or daily spend limit reached."),
+    "429": (429, "Too many requests: rate limit exceeded, please retry later."),
+    # MuleRun's 429 also covers "quota, or daily spend limit exceeded" (its error-codes page).
+    "spend_limit": (429, "Daily spend limit exceeded for this API key."),
     "500": (500, "Internal server error, please try again later."),
     "502": (502, "Bad gateway, please try again later."),
     "503": (503, "Service temporarily unavailable, please try again later."),
@@ -43,52 +44,22 @@ def authorize(sim: Simulator, request: SimRequest) -> SimResponse | None:
     return json_response({"detail": f"Invalid or expired token: {key or '(none)'}"}, 401)
 
 
-def validate(body: Any, model: str) -> str:
-    """The first problem with a create body, or ""."""
-    spec = CATALOG.get(f"{PROVIDER}:{model}")
-    if not isinstance(body, dict):
-        return "The body must be a JSON object."
-    unknown = set(body) - FIELDS
-    if unknown:
-        return f"Unknown field(s): {', '.join(sorted(unknown))}."
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > PROMPT_MAX:
-        return f"prompt is required and cannot exceed {PROMPT_MAX} characters."
-    negative = body.get("negative_prompt", "")
-    if not isinstance(negative, str) or len(negative) > PROMPT_MAX:
-        return f"negative_prompt must be text of at most {PROMPT_MAX} characters."
-    if body.get("mode", "std") not in MODES:
-        return "mode must be one of std, pro."
-    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
-        return "aspect_ratio must be one of 16:9, 9:16, 1:1."
-    duration = body.get("duration", 5)
-    if type(duration) is not int or spec is None or duration not in spec.durations:
-        return "duration must be the integer 5 or 10."
-    if "sound" in body:
-        if spec is None or not spec.sound:
-            return f"sound is not supported by {model}."
-        if body["sound"] not in ("on", "off"):
-            return "sound must be on or off."
-        if body["sound"] == "on" and body.get("mode", "std") != "pro":
-            return "sound on requires mode pro."
-    return ""
-
-
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     model = match["model"]
-    if f"{PROVIDER}:{model}" not in CATALOG:
+    if model not in rules.MULERUN:
         return json_response({"detail": "Not Found"}, 404)
     if denied := authorize(sim, request):
         return denied
     try:
         body = request.json()
-        problem = validate(body, model)
-        markers = [] if problem else markers_in(body["prompt"])
+        problem = rules.check_mulerun(body, model)
+        texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
+        markers = markers_in(*texts)
     except (BadRequest, FaultError) as exc:
         problem = str(exc)
     if problem:
         return json_response({"detail": problem}, 400)
-    prompt = body["prompt"]
+    prompt = " | ".join(t for t in texts if t)
 
     def action() -> SimResponse:
         task = sim.create_task(

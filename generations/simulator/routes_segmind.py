@@ -11,8 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from generations.catalog import ASPECT_RATIOS, CATALOG, PROMPT_MAX
-from generations.simulator import routes_files
+from generations.simulator import routes_files, rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, route
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 PROVIDER = "segmind"
 STATUS = {"queued": "QUEUED", "running": "PROCESSING", "succeeded": "COMPLETED", "failed": "FAILED"}
-FIELDS = {"prompt", "negative_prompt", "cfg_scale", "duration", "mode", "aspect_ratio", "image_url", "tail_image_url"}
 SHAPES = {
     "429": (429, "Rate limit exceeded. Free accounts get 5 requests per minute."),
     "500": (500, "Internal server error"),
@@ -30,6 +28,7 @@ SHAPES = {
     "503": (503, "Service unavailable"),
     "auth": (401, "Invalid API key"),
     "no_credit": (406, "Not enough credits to process this request"),
+    "spend_limit": (406, "Not enough credits to process this request"),
 }
 MODERATION_MESSAGE = "The prompt was flagged by content moderation (NSFW content detected)"
 
@@ -50,55 +49,28 @@ def authorize(sim: Simulator, request: SimRequest) -> SimResponse | None:
     return error(401, f"Invalid API key: {key or '(missing x-api-key header)'}")
 
 
-def validate(body: Any) -> str:
-    if not isinstance(body, dict):
-        return "Request body must be a JSON object"
-    unknown = set(body) - FIELDS
-    if unknown:
-        return f"Unknown parameter(s): {', '.join(sorted(unknown))}"
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > PROMPT_MAX:
-        return "prompt is required"
-    duration = body.get("duration", 10)
-    if isinstance(duration, bool) or str(duration) not in ("5", "10"):  # integer; the examples send "10"
-        return "duration must be 5 or 10"
-    if body.get("mode", "pro") != "pro":
-        return "mode must be pro"
-    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
-        return "aspect_ratio must be 16:9, 9:16 or 1:1"
-    cfg = body.get("cfg_scale", 0.7)
-    if isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
-        return "cfg_scale must be between 0 and 1"
-    for name in ("negative_prompt", "image_url", "tail_image_url"):
-        if not isinstance(body.get(name, ""), str):
-            return f"{name} must be a string"
-    if body.get("tail_image_url") and not body.get("image_url"):
-        return "tail_image_url requires image_url"
-    return ""
-
-
 def _read_create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> tuple[Any, list, SimResponse | None]:
-    if f"segmind:{match['model']}" not in CATALOG:
+    if match["model"] not in rules.SEGMIND:
         return None, [], error(404, f"Model {match['model']} not found")
     if denied := authorize(sim, request):
         return None, [], denied
     try:
         body = request.json()
-        problem = validate(body)
+        problem = rules.check_segmind(body, match["model"])
         markers = [] if problem else markers_in(body["prompt"])
     except (BadRequest, FaultError) as exc:
         problem, markers = str(exc), []
     return body, markers, error(400, problem) if problem else None
 
 
-def _new_task(sim: Simulator, body: dict[str, Any], markers: list, provider: str = PROVIDER) -> Task:
+def _new_task(sim: Simulator, model: str, body: dict[str, Any], markers: list, provider: str = PROVIDER) -> Task:
     return sim.create_task(
         provider=provider,
-        model="kling-2.5-turbo",
+        model=model,
         duration=int(body.get("duration", 10)),
         mode="pro",
         aspect_ratio=body.get("aspect_ratio", "16:9"),
-        sound=False,
+        sound=rules.SEGMIND[model].sound and body.get("generate_audio", True),
         markers=markers,
         prompt=body["prompt"],
         request=body,
@@ -111,7 +83,7 @@ def submit(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
         return problem
 
     def action() -> SimResponse:
-        task = _new_task(sim, body, markers)
+        task = _new_task(sim, match["model"], body, markers)
         return json_response(
             {
                 "request_id": task.id,
@@ -173,7 +145,7 @@ def generate_v1(sim: Simulator, request: SimRequest, match: re.Match[str]) -> Si
     started = time.monotonic()
 
     def action() -> SimResponse:
-        task = _new_task(sim, body, markers, provider="segmind_v1")
+        task = _new_task(sim, match["model"], body, markers, provider="segmind_v1")
         if task.outcome == "never":  # a sync call that never finishes just hangs until the client gives up
             return SimResponse(delay=sim.slow_seconds, drop=True)
         if task.outcome == "moderation":

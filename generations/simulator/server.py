@@ -62,6 +62,9 @@ class Simulator:
         self.retry_after = retry_after
         self.result_ttl = result_ttl  # Segmind v2 forgets a request this long after submission
         self.oversize_bytes = oversize_bytes
+        # Render each new task's video in the background at once (off: only when it is first downloaded; the
+        # catalog cross-check sends thousands of creates and downloads none of them).
+        self.render_ahead = True
         self.public_url = public_url.rstrip("/")  # where clients reach us, if not host:port (e.g. behind Docker)
         self.tasks = TaskStore()
         self.faults = FaultBoard(faults)
@@ -168,7 +171,8 @@ class Simulator:
             request=request or {},
         )
         self.tasks.add(task)
-        self.videos.prepare(task.video_key)
+        if self.render_ahead:
+            self.videos.prepare(task.video_key)
         return task
 
     def video_url(self, task: Task) -> str:
