@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from generations import catalog
+from generations import catalog, labels
 from generations.models import Generation, ProviderCredential
 
 S = Generation.Status
@@ -49,6 +49,8 @@ def parse_model_value(value: str) -> tuple[int | None, catalog.ModelSpec]:
 
 class _GroupField(forms.Field):
     """Never rendered: it only gives a catalog error about a group of inputs (shots, camera) a place to live."""
+
+    is_group = True  # the error summary links to its fieldset (#field-<name>) although it has no input
 
     def __init__(self) -> None:
         super().__init__(required=False, widget=forms.HiddenInput)
@@ -87,16 +89,16 @@ class GenerationForm(forms.Form):
     shot_type = forms.ChoiceField(
         label="Shot type",
         required=False,
-        choices=[("customize", "I write each shot"), ("intelligence", "The model splits my prompt")],
+        choices=list(labels.SHOT_TYPE_LABELS.items()),
     )
     shots = _GroupField()
     camera_type = forms.ChoiceField(
         label="Camera movement",
         required=False,
-        choices=[("", "None"), *[(t, t.replace("_", " ").capitalize()) for t in catalog.CAMERA_TYPES]],
+        choices=[("", "None"), *[(t, labels.CAMERA_TYPE_LABELS.get(t, t)) for t in catalog.CAMERA_TYPES]],
     )
     camera_axis = forms.ChoiceField(
-        label="Axis", required=False, choices=[(a, a.capitalize()) for a in catalog.CAMERA_AXES]
+        label="Axis", required=False, choices=[(a, labels.CAMERA_AXIS_LABELS.get(a, a)) for a in catalog.CAMERA_AXES]
     )
     camera_value = forms.CharField(
         label="Amount",
@@ -304,12 +306,21 @@ class GalleryFilterForm(forms.Form):
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            # Refused, not silently empty: neither date is applied until the member fixes them.
+            self.add_error("date_to", "The To date is before the From date.")
+            data.pop("date_from", None)
+        return data
+
     def filter(self, qs: Any) -> Any:
         """Apply the valid filters (an invalid one is shown as an error and ignored, never a 500)."""
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         if data.get("q"):
-            qs = qs.filter(prompt__icontains=data["q"])
+            qs = qs.matching(data["q"])
         if data.get("member"):
             qs = qs.filter(owner=data["member"])
         for name in ("model", "mode", "duration"):

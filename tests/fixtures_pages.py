@@ -121,8 +121,9 @@ def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: in
 def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: Path) -> Callable[..., Generation]:
     """A ready generation whose video and poster are real files in storage (for the player tests)."""
 
-    def make(owner: Any, **fields: Any) -> Generation:
-        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4")
+    def make(owner: Any, *, size: tuple[int, int] = (320, 180), **fields: Any) -> Generation:
+        width, height = size
+        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height)
         poster = tmp_path / f"{source.stem}.jpg"
         make_poster(source, poster)
         pk = uuid.uuid4()
@@ -130,7 +131,7 @@ def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: 
             video_name = default_storage.save(f"videos/{pk}/video.mp4", File(video_file))
             poster_name = default_storage.save(f"videos/{pk}/poster.jpg", File(poster_file))
         return make_generation(
-            owner, id=pk, video=video_name, poster=poster_name, width=320, height=180, video_duration=2.0,
+            owner, id=pk, video=video_name, poster=poster_name, width=width, height=height, video_duration=2.0,
             file_size=source.stat().st_size, **fields,
         )  # fmt: skip
 

@@ -89,14 +89,40 @@
     all("[data-when-in-flight]").forEach(function (el) { el.hidden = true; });
     $("[data-progress]").hidden = true;
     all("[data-when-finished]").forEach(function (el) { el.hidden = false; });
+    // "Your video is queued…" was true when the page loaded; it no longer is.
+    all("[data-live-message]").forEach(function (el) { el.remove(); });
+    showFinished(d);
     if (d.status === "ready") {
       showPlayer(d);
     } else {
       $("[data-failure]").hidden = false;
-      $("[data-failure-title]").textContent = d.status === "canceled" ? "Canceled." : "This video could not be made.";
-      $("[data-failure-text]").textContent = d.error;
+      var canceled = d.status === "canceled";
+      $("[data-failure-title]").textContent = canceled ? d.error || "Canceled." : "This video could not be made.";
+      $("[data-failure-text]").textContent = canceled ? "" : d.error;
       $("[data-refund]").hidden = !d.refunded;
     }
+  }
+
+  // The settings list: finished time, resolution and size, as the page would show them after a reload.
+  function showFinished(d) {
+    var finishedEl = $("[data-finished]");
+    if (finishedEl && d.finished_at) {
+      finishedEl.textContent = "";
+      var time = document.createElement("time");
+      time.setAttribute("datetime", d.finished_at);
+      time.textContent = d.finished_label;
+      var took = document.createElement("span");
+      took.className = "muted";
+      took.textContent = "(" + fmt(d.elapsed) + ")";
+      finishedEl.append(time, " ", took);
+    }
+    [["[data-resolution]", "[data-resolution-row]", d.resolution], ["[data-file-size]", "[data-size-row]", d.file_size]]
+      .forEach(function (f) {
+        var el = $(f[0]);
+        if (!el) return;
+        el.textContent = f[2];
+        all(f[1]).forEach(function (row) { row.hidden = !f[2]; });
+      });
   }
 
   function poll() {
