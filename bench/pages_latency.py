@@ -49,6 +49,7 @@ PAGES = [
     ("gallery, search: rare word", "/?q=lighthouse"),
     ("gallery, search: common word", "/?q=forest"),
     ("gallery, search: 2 words, any order", "/?q=FOREST+lighthouse"),
+    ("gallery, search: no match", "/?q=zeppelin"),
     ("my videos, page 1", "/videos/"),
     ("my videos, in progress", "/videos/?status=in_flight"),
 ]

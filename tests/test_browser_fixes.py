@@ -381,3 +381,13 @@ def test_admin_messages_count_members_properly(
     text = page.locator(".messagelist").inner_text()
     assert "Granted 5 credits to 1 member:" in text and "(s)" not in text
     session.close()
+
+
+def test_the_password_page_has_no_blank_gap(tab: Session) -> None:
+    page = tab.open("/accounts/password_change/")
+    rules = page.locator("#field-new_password1 .help").bounding_box()
+    confirm = page.locator("#field-new_password2").bounding_box()
+    assert rules is not None and confirm is not None
+    gap = confirm["y"] - (rules["y"] + rules["height"])
+    assert 0 <= gap < 32, f"{gap:.0f} px of blank space between the password rules and the next field"
+    tab.check("password-change")
