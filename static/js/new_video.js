@@ -155,6 +155,15 @@
     toggle();
   }
 
+  // Ctrl+Enter (Cmd+Enter on a Mac) anywhere in the form: Generate -----------------------------------------------
+  form.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !submit) return;
+    event.preventDefault();
+    if (form.requestSubmit) form.requestSubmit(submit);
+    else submit.click();
+  });
+  if (submit) submit.title = "Ctrl+Enter (⌘+Enter on a Mac)";
+
   // Double-click safety on top of the form token: one click sends one request --------------------------------
   form.addEventListener("submit", function (event) {
     var by = event.submitter;

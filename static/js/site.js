@@ -1,7 +1,53 @@
-// Every page: the error summary of a rejected form takes the focus (so it is seen and read out), and its links
-// move the focus to the field they name. Without JavaScript the summary and its links still work as anchors.
+// Every page: the theme toggle (remembered in localStorage), the phone menu, and the error summary of a rejected
+// form, which takes the focus (so it is seen and read out) and whose links move the focus to the field they name.
+// Without JavaScript: the system's theme, an always-open menu, and the summary's links as plain anchors.
 (function () {
   "use strict";
+  var root = document.documentElement;
+
+  // Theme -------------------------------------------------------------------------------------------------------
+  var toggle = document.querySelector("[data-theme-toggle]");
+  var systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function isDark() {
+    var chosen = root.getAttribute("data-theme");
+    return chosen ? chosen === "dark" : !!(systemDark && systemDark.matches);
+  }
+  function showTheme() {
+    if (!toggle) return;
+    toggle.setAttribute("aria-pressed", isDark() ? "true" : "false");
+    toggle.title = isDark() ? "Switch to the light theme" : "Switch to the dark theme";
+  }
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var next = isDark() ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      try { localStorage.setItem("theme", next); } catch (e) { /* private mode: this page only */ }
+      showTheme();
+    });
+    if (systemDark && systemDark.addEventListener) systemDark.addEventListener("change", showTheme);
+    showTheme();
+  }
+
+  // Phone menu --------------------------------------------------------------------------------------------------
+  var menu = document.querySelector("[data-menu-toggle]");
+  var nav = document.getElementById("main-nav");
+  if (menu && nav) {
+    menu.hidden = false;
+    menu.addEventListener("click", function () {
+      var open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("open", open);
+    });
+  }
+
+  // Filters fold away on a phone, unless some are in use --------------------------------------------------------
+  var fold = document.querySelector("[data-filters-fold]");
+  if (fold && window.matchMedia && window.matchMedia("(max-width: 760px)").matches && !fold.hasAttribute("data-active")) {
+    fold.open = false;
+  }
+
+  // Error summary -----------------------------------------------------------------------------------------------
   var summary = document.querySelector(".error-summary");
   if (summary) {
     summary.setAttribute("tabindex", "-1");
