@@ -106,7 +106,7 @@ def test_on_a_phone_the_cost_and_generate_stay_in_reach(phone: Session) -> None:
         page.evaluate(f"window.scrollTo(0, {scroll})")
         for element in (button, cost):
             box = element.bounding_box()
-            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 844, (scroll, box)
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, (scroll, box)
     phone.check("new-video-phone-sticky")
 
 
