@@ -13,11 +13,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations import catalog, labels
-from generations.models import Generation, ProviderCredential
+from generations.models import Favorite, Generation, ProviderCredential
 
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
@@ -266,7 +267,13 @@ def remix_initial(gen: Generation, options: list[tuple[ProviderCredential, catal
 
 # --- Listing filters ------------------------------------------------------------------------------------------
 
-SORTS = {"newest": "-created_at", "oldest": "created_at"}
+# Gallery orders; "-pk" after each keeps pages stable when values tie.
+SORTS = {
+    "newest": ("Newest first", ("-created_at",)),
+    "oldest": ("Oldest first", ("created_at",)),
+    "favourited": ("Most favourited", ("-favorite_count", "-created_at")),
+    "longest": ("Longest first", ("-duration", "-created_at")),
+}
 
 
 def _model_choices() -> list[tuple[str, str]]:
@@ -295,8 +302,11 @@ class GalleryFilterForm(forms.Form):
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favorites = forms.BooleanField(label="Favourites only", required=False)
+    aspect_ratio = forms.ChoiceField(
+        label="Shape", required=False, choices=[("", "Any shape"), *labels.ASPECT_LABELS.items()]
+    )
     sort = forms.ChoiceField(
-        label="Sort", required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first")]
+        label="Sort", required=False, choices=[(key, label) for key, (label, _order) in SORTS.items()]
     )
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -323,7 +333,7 @@ class GalleryFilterForm(forms.Form):
             qs = qs.matching(data["q"])
         if data.get("member"):
             qs = qs.filter(owner=data["member"])
-        for name in ("model", "mode", "duration"):
+        for name in ("model", "mode", "duration", "aspect_ratio"):
             if data.get(name):
                 qs = qs.filter(**{name: data[name]})
         if data.get("date_from"):
@@ -332,7 +342,13 @@ class GalleryFilterForm(forms.Form):
             qs = qs.filter(created_at__lt=_day_start(data["date_to"] + timedelta(days=1)))
         if data.get("favorites"):
             qs = qs.filter(is_favorite=True)
-        return qs.order_by(SORTS.get(data.get("sort") or "newest", "-created_at"), "-pk")
+        _label, order = SORTS.get(data.get("sort") or "newest", SORTS["newest"])
+        if "-favorite_count" in order:
+            # Counted per row in a subquery (index favorite_once leads with user, so this is the generation FK's).
+            stars = Favorite.objects.filter(generation=OuterRef("pk")).values("generation")
+            count = Subquery(stars.annotate(n=Count("pk")).values("n")[:1])
+            qs = qs.annotate(favorite_count=Coalesce(count, 0))  # no star: 0, not NULL (NULL sorts first)
+        return qs.order_by(*order, "-pk")
 
 
 STATUS_FILTERS = {

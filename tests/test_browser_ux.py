@@ -143,3 +143,73 @@ def test_the_tab_title_shows_progress_and_a_notification_says_when_it_is_done(
     page.wait_for_function("() => window.__notes.length === 1")
     assert page.evaluate("window.__notes[0].body") == "Failed: Kling refused the prompt."
     assert page.title().startswith("\u2717 Failed")
+
+
+# --- gallery: sort, duration badge, shape filter, page N of M; video page: copy prompt, status chip ----------------
+
+
+def test_the_gallery_sorts_filters_by_shape_and_badges_each_card_with_its_length(
+    tab: Session, alice: Any, bob: Any, make_generation: Any
+) -> None:
+    from generations.models import Favorite
+
+    short = make_generation(bob, prompt="Short square", duration=5, aspect_ratio="1:1")
+    long = make_generation(bob, prompt="Long portrait", duration=10, aspect_ratio="9:16")
+    make_generation(alice, prompt="Newest landscape", duration=5, aspect_ratio="16:9")
+    Favorite.objects.create(user=alice, generation=short)
+    Favorite.objects.create(user=bob, generation=short)
+    Favorite.objects.create(user=bob, generation=long)
+    page = tab.open("/")
+    titles = page.locator(".tile-title")
+    assert titles.all_inner_texts() == ["Short square", "Long portrait", "Newest landscape"]  # factory: older later
+    for sort, expected in [
+        ("Oldest first", ["Newest landscape", "Long portrait", "Short square"]),
+        ("Most favourited", ["Short square", "Long portrait", "Newest landscape"]),
+        ("Longest first", ["Long portrait", "Short square", "Newest landscape"]),
+    ]:
+        page.get_by_label("Sort").select_option(label=sort)
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_load_state("networkidle")
+        assert titles.all_inner_texts() == expected, sort
+    badges = page.locator(".tile-badge").all_inner_texts()
+    assert badges == ["0:10", "0:05", "0:05"]
+    page.get_by_label("Shape").select_option(label="9:16 portrait")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state("networkidle")
+    assert titles.all_inner_texts() == ["Long portrait"]
+
+
+def test_pages_say_page_n_of_m_and_cap_the_count(
+    tab: Session, alice: Any, make_generation: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(30):
+        make_generation(alice, prompt=f"Clip {i}")
+    page = tab.open("/")
+    assert page.locator(".pagination").inner_text().count("Page 1 of 2") == 1
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_load_state("networkidle")
+    assert "Page 2 of 2" in page.locator(".pagination").inner_text()
+    monkeypatch.setattr("generations.views.gallery.COUNT_CAP_PAGES", 1)  # beyond the cap: "at least"
+    page = tab.open("/")
+    assert "Page 1 of 2+" in page.locator(".pagination").inner_text()
+
+
+def test_the_video_page_copies_the_prompt_and_shows_a_prominent_status(
+    tab: Session, alice: Any, make_generation: Any
+) -> None:
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    gen = make_generation(alice, status=S.RUNNING, prompt="A glass of water on a sunny windowsill\nslow zoom")
+    page = tab.open(f"/videos/{gen.pk}/")
+    chip = page.locator("[data-status-chip]")
+    box = chip.bounding_box()
+    assert box is not None and box["height"] >= 26 and box["y"] < 200
+    assert float(chip.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 16
+    page.get_by_role("button", name="Copy prompt").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == "A glass of water on a sunny windowsill\nslow zoom"
+    shots = make_generation(alice, prompt="", multi_shot=True, shot_type="customize",
+                            shots=[{"prompt": "Shot one", "duration": 2}, {"prompt": "Shot two", "duration": 3}])
+    page = tab.open(f"/videos/{shots.pk}/")
+    page.get_by_role("button", name="Copy prompt").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == "Shot one\nShot two"

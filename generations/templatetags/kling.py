@@ -72,3 +72,14 @@ def camera_label(value: Any) -> str:
 @register.filter
 def aspect_label(value: str) -> str:
     return labels.ASPECT_LABELS.get(value, value)
+
+
+@register.filter
+def clock(value: Any) -> str:
+    """A video's length as players show it: 5 → "0:05", 10.4 → "0:10", 75 → "1:15"."""
+    try:
+        total = round(float(value))
+    except (TypeError, ValueError):
+        return ""
+    minutes, secs = divmod(max(total, 0), 60)
+    return f"{minutes}:{secs:02d}"

@@ -65,7 +65,7 @@
     showTitle(d);
     var chip = $("[data-status-chip]");
     chip.textContent = d.status_label;
-    chip.className = "chip " + d.status;
+    chip.className = "chip chip-lg " + d.status;
     $("[data-status-label]").textContent = d.status_label;
     renderSteps(d.steps);
     elapsed = d.elapsed;

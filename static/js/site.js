@@ -47,6 +47,33 @@
     fold.open = false;
   }
 
+  // Copy buttons (the prompt on a video's page) ------------------------------------------------------------------
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on a LAN has no clipboard API: the older selection-based copy still works there.
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var ok = document.execCommand("copy");
+    area.remove();
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+  document.querySelectorAll("[data-copy-text]").forEach(function (button) {
+    var label = button.textContent;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      copyText(button.getAttribute("data-copy-text")).then(
+        function () { button.textContent = "Copied"; },
+        function () { button.textContent = "Could not copy"; }
+      ).then(function () {
+        window.setTimeout(function () { button.textContent = label; }, 2000);
+      });
+    });
+  });
+
   // Error summary -----------------------------------------------------------------------------------------------
   var summary = document.querySelector(".error-summary");
   if (summary) {
