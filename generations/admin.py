@@ -24,16 +24,17 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from generations import catalog
-from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm
+from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm, TakeBackCreditsForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
 from generations.services.credentials import credential_check
-from generations.services.credits import CreditsError, credits_grant
+from generations.services.credits import CreditsError, credits_grant, credits_take_back
 from generations.services.manage import (
     ActionRefused,
     generation_mark_failed,
     generation_repoll,
     generation_resume,
 )
+from generations.services.prices import PriceError, price_combos, prices_set
 
 User = get_user_model()
 RECENT_ENTRIES = 20
@@ -147,11 +148,14 @@ class UserAdmin(BaseUserAdmin):
         )
         all_url = reverse("admin:generations_creditentry_changelist") + f"?account__user__id__exact={obj.pk}"
         grant_url = reverse("admin:auth_user_grant_credits", args=[obj.pk])
+        take_back_url = reverse("admin:auth_user_take_back_credits", args=[obj.pk])
         return format_html(
-            '<p><a class="button" href="{}">Grant credits…</a> <a href="{}">All movements</a></p>'
+            '<p><a class="button" href="{}">Grant credits…</a> <a class="button" href="{}">Take back credits…</a> '
+            '<a href="{}">All movements</a></p>'
             '<table class="kling-ledger"><thead><tr><th>When</th><th>Kind</th><th>Amount</th><th>Balance after</th>'
             "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>",
             grant_url,
+            take_back_url,
             all_url,
             rows or format_html('<tr><td colspan="6">No movements yet.</td></tr>'),
         )
@@ -170,7 +174,35 @@ class UserAdmin(BaseUserAdmin):
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.grant_credits_view)
-        return [path("<int:object_id>/grant-credits/", view, name="auth_user_grant_credits"), *super().get_urls()]
+        take_back = self.admin_site.admin_view(self.take_back_credits_view)
+        return [
+            path("<int:object_id>/grant-credits/", view, name="auth_user_grant_credits"),
+            path("<int:object_id>/take-back-credits/", take_back, name="auth_user_take_back_credits"),
+            *super().get_urls(),
+        ]
+
+    def take_back_credits_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Credits given by mistake come back through the ledger (an adjustment with its reason), never below 0."""
+        user = get_object_or_404(User, pk=object_id)
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        form = TakeBackCreditsForm(request.POST or None)
+        change_url = reverse("admin:auth_user_change", args=[user.pk])
+        if request.method == "POST" and form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            try:
+                credits_take_back(user=user, amount=amount, reason=reason, actor=request.user)
+            except CreditsError as exc:
+                form.add_error("amount", str(exc))
+            else:
+                self.message_user(request, f"Took back {amount} credits from {user.get_username()}: “{reason}”.",
+                                  messages.SUCCESS)  # fmt: skip
+                return HttpResponseRedirect(change_url)
+        return _action_form(
+            self, request, [user], form=form, title=f"Take back credits from {user.get_username()}",
+            intro=f"Current balance: {CreditAccount.balance_of(user)} credits. The balance never goes below zero.",
+            submit="Take back credits", cancel_url=change_url,
+        )  # fmt: skip
 
     def grant_credits_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         user = get_object_or_404(User, pk=object_id)
@@ -357,6 +389,66 @@ class PriceAdmin(admin.ModelAdmin):
     list_editable = ("credits",)
     list_filter = ("model", "mode", "duration", "sound")
     list_per_page = 200
+
+    def get_urls(self) -> list[Any]:
+        grid = self.admin_site.admin_view(self.grid_view)
+        return [path("grid/", grid, name="generations_price_grid"), *super().get_urls()]
+
+    def grid_view(self, request: HttpRequest) -> HttpResponse:
+        """Every price on one page: a table per model, a row per mode and duration, a column per sound setting."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        combos = price_combos()
+        current = {(p.model, p.mode, p.duration, p.sound): p.credits for p in Price.objects.all()}
+        form = PriceGridForm(request.POST or None, combos=combos, current=current)
+        if request.method == "POST" and form.is_valid():
+            try:
+                changed = prices_set(values=form.values())
+            except PriceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Saved: {count(changed, 'price')} changed.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:generations_price_grid"))
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": "Prices",
+            "subtitle": "credits per video",
+            "opts": self.model._meta,
+            "form": form,
+            "tables": form.tables(),
+        }
+        return TemplateResponse(request, "admin/generations/price/grid.html", ctx)
+
+
+class PriceGridForm(forms.Form):
+    """One number field per catalog combination, grouped for the template into a table per model."""
+
+    def __init__(self, data: Any = None, *, combos: list[Any], current: dict[Any, int]):
+        super().__init__(data)
+        self.combos = combos
+        for i, (key, mode, duration, sound) in enumerate(combos):
+            spec = catalog.CATALOG[key]
+            label = f"{spec.label} · {spec.provider_info.label}, {catalog.MODE_LABELS[mode]}, {duration} s"
+            self.fields[f"p{i}"] = forms.IntegerField(
+                label=f"{label}, {'with sound' if sound else 'silent'}", min_value=0, max_value=1_000_000,
+                initial=current.get((key, mode, duration, sound)), required=True,
+                widget=forms.NumberInput(attrs={"class": "vIntegerField kling-price"}),
+            )  # fmt: skip
+
+    def values(self) -> dict[Any, int]:
+        return {combo: self.cleaned_data[f"p{i}"] for i, combo in enumerate(self.combos)}
+
+    def tables(self) -> list[dict[str, Any]]:
+        tables: dict[str, dict[str, Any]] = {}
+        for i, (key, mode, duration, sound) in enumerate(self.combos):
+            spec = catalog.CATALOG[key]
+            table = tables.setdefault(
+                key, {"title": f"{spec.label} · {spec.provider_info.label}", "rows": {}, "sound": False}
+            )
+            table["sound"] |= sound
+            row = table["rows"].setdefault((mode, duration), {"label": f"{catalog.MODE_LABELS[mode]}, {duration} s"})
+            row["sound" if sound else "silent"] = self[f"p{i}"]
+        return [{**t, "rows": list(t["rows"].values())} for t in tables.values()]
 
 
 # --- Generations ----------------------------------------------------------------------------------------------

@@ -398,6 +398,19 @@ class GrantCreditsForm(forms.Form):
         return reason
 
 
+class TakeBackCreditsForm(forms.Form):
+    amount = forms.IntegerField(label="Credits to take back", min_value=1, max_value=10_000_000)
+    reason = forms.CharField(
+        label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason; the member sees it.")
+        return reason
+
+
 class MarkFailedForm(forms.Form):
     reason = forms.CharField(
         label="Reason shown to the member",

@@ -30,7 +30,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = env.str("SITE_NAME", "Kling Studio")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kling_site.admin_site.KlingAdminConfig",  # django.contrib.admin with the site's own index names
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -391,3 +391,71 @@ def test_the_password_page_has_no_blank_gap(tab: Session) -> None:
     gap = confirm["y"] - (rules["y"] + rules["height"])
     assert 0 <= gap < 32, f"{gap:.0f} px of blank space between the password rules and the next field"
     tab.check("password-change")
+
+
+# --- admin: friendly index, price grid, take back credits -----------------------------------------------------------
+
+
+def test_the_admin_index_speaks_the_sites_language(browser: Any, live_server: Any, admin_user: Any) -> None:
+    session = Session(browser, live_server.url, admin_user)
+    page = session.open("/admin/")
+    content = page.locator("#content-main").inner_text()
+    for name in ("Members", "Provider accounts", "Prices", "Credit ledger", "Queues"):
+        assert page.locator("#content-main").get_by_role("link", name=name, exact=True).count() >= 1, name
+    assert "Authentication and Authorization" not in content and "Django_Rq" not in content
+    page.locator("#content-main").get_by_role("link", name="Members", exact=True).first.click()
+    page.wait_for_url("**/admin/auth/user/")
+    session.close()
+
+
+def test_admins_edit_every_price_on_one_grid(
+    browser: Any, live_server: Any, admin_user: Any, prices: None
+) -> None:
+    from generations.models import Price
+
+    session = Session(browser, live_server.url, admin_user)
+    page = session.open("/admin/generations/price/")
+    page.get_by_role("link", name="Edit all prices as a grid").click()
+    page.wait_for_url("**/admin/generations/price/grid/")
+    assert page.locator(".kling-price-grid").count() >= 5
+    field = page.get_by_label("Kling 3 · Kling official API, Professional · 1080p, 10 s, with sound", exact=True)
+    field.fill("77")
+    page.get_by_role("button", name="Save prices").click()
+    page.wait_for_selector(".messagelist")
+    assert "1 price changed" in page.locator(".messagelist").inner_text()
+    assert Price.objects.get(model="kling:kling-v3", mode="pro", duration=10, sound=True).credits == 77
+    page.get_by_label("Kling 3 · Kling official API, Professional · 1080p, 10 s, with sound", exact=True).fill("-4")
+    page.get_by_role("button", name="Save prices").click()
+    page.wait_for_selector(".errorlist")
+    assert Price.objects.get(model="kling:kling-v3", mode="pro", duration=10, sound=True).credits == 77
+    session.close()
+
+
+def test_admins_take_back_credits_with_a_reason_never_below_zero(
+    browser: Any, live_server: Any, admin_user: Any, alice: Any
+) -> None:
+    from generations.models import CreditAccount, CreditEntry
+
+    session = Session(browser, live_server.url, admin_user)
+    page = session.open(f"/admin/auth/user/{alice.pk}/change/")
+    page.get_by_role("link", name="Take back credits…").click()
+    page.get_by_label("Credits to take back").fill("600")
+    page.get_by_label("Reason").fill("Granted twice by mistake")
+    page.locator("input[type=submit], button[type=submit]").last.click()
+    page.wait_for_selector(".errorlist")
+    assert "take back at most 500" in page.locator(".errorlist").first.inner_text()
+    assert CreditAccount.balance_of(alice) == 500
+    page.get_by_label("Credits to take back").fill("200")
+    page.get_by_label("Reason").fill("")
+    page.locator("input[type=submit], button[type=submit]").last.click()
+    page.wait_for_selector(".errorlist")
+    assert CreditAccount.balance_of(alice) == 500
+    page.get_by_label("Credits to take back").fill("200")
+    page.get_by_label("Reason").fill("Granted twice by mistake")
+    page.locator("input[type=submit], button[type=submit]").last.click()
+    page.wait_for_url(f"**/admin/auth/user/{alice.pk}/change/")
+    assert "Took back 200 credits from alice" in page.locator(".messagelist").inner_text()
+    entry = CreditEntry.objects.filter(account__user=alice).first()
+    assert (entry.kind, entry.amount, entry.balance_after, entry.reason) == (
+        "adjustment", -200, 300, "Granted twice by mistake")  # fmt: skip
+    session.close()

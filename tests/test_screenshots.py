@@ -109,6 +109,8 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/admin/generations/providercredential/{credentials['kling'].pk}/change/", "admin-credential"),
         ("/admin/generations/generation/", "admin-generations"),
         ("/admin/generations/price/", "admin-prices"),
+        ("/admin/generations/price/grid/", "admin-price-grid"),
+        (f"/admin/auth/user/{alice.pk}/take-back-credits/", "admin-take-back"),
         ("/admin/generations/creditentry/", "admin-ledger"),
     ]:
         _shoot(admin, path, name)
