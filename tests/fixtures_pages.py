@@ -21,6 +21,7 @@ from django.utils import timezone
 from generations.media.probe import make_poster
 from generations.models import Generation, ProviderCredential
 from generations.services.demo import prices_seed
+from generations.simulator.demo_frames import caption_of
 from generations.simulator.videos import render
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -111,9 +112,10 @@ def make_generation(db: None) -> GenerationFactory:
     return make
 
 
-def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: int = 180) -> Path:
-    """A real H.264 MP4 (the simulator's moving bar), small enough to write in a test."""
-    render(path, seconds, width, height, False)
+def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: int = 180, caption: str = "") -> Path:
+    """A real H.264 MP4, small enough to write in a test: the simulator's moving bar, or its demo style with a
+    caption (what the screenshots show)."""
+    render(path, seconds, width, height, False, caption)
     return path
 
 
@@ -123,7 +125,8 @@ def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: 
 
     def make(owner: Any, *, size: tuple[int, int] = (320, 180), **fields: Any) -> Generation:
         width, height = size
-        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height)
+        caption = caption_of(fields.get("prompt") or "")
+        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height, caption=caption)
         poster = tmp_path / f"{source.stem}.jpg"
         make_poster(source, poster)
         pk = uuid.uuid4()
