@@ -48,6 +48,8 @@ PAGES = [
     ("gallery, favourites only", "/?favorites=on"),
     ("gallery, search: rare word", "/?q=lighthouse"),
     ("gallery, search: common word", "/?q=forest"),
+    ("gallery, search: 2 words, any order", "/?q=FOREST+lighthouse"),
+    ("gallery, search: no match", "/?q=zeppelin"),
     ("my videos, page 1", "/videos/"),
     ("my videos, in progress", "/videos/?status=in_flight"),
 ]
@@ -111,9 +113,10 @@ def seed(rows: int) -> object:
             status = S.READY if roll < 0.9 else S.FAILED if roll < 0.96 else rng.choice(in_flight)
             model, provider = rng.choice(models)
             created = now - timedelta(minutes=rows - i)
+            prompt = _prompt(rng, i)
             batch.append(Generation(
                 id=pk, owner=rng.choice(members), credential=creds[provider], provider=provider, model=model,
-                prompt=_prompt(rng, i), mode=rng.choice(["std", "pro"]), aspect_ratio="16:9",
+                prompt=prompt, search_text=prompt.casefold(), mode=rng.choice(["std", "pro"]), aspect_ratio="16:9",
                 duration=rng.choice([5, 10]), cost=10, status=status,
                 visibility="private" if rng.random() < 0.15 else "team", external_id=f"ks-{pk.hex}",
                 callback_secret=uuid.uuid4().hex, created_at=created, deadline_at=created + timedelta(minutes=30),

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,19 +24,25 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from generations import audit, catalog
-from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm
+from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm, TakeBackCreditsForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
 from generations.services.credentials import credential_check
-from generations.services.credits import CreditsError, credits_grant
+from generations.services.credits import CreditsError, credits_grant, credits_take_back
 from generations.services.manage import (
     ActionRefused,
     generation_mark_failed,
     generation_repoll,
     generation_resume,
 )
+from generations.services.prices import PriceError, price_combos, prices_set
 
 User = get_user_model()
 RECENT_ENTRIES = 20
+
+
+def count(n: int, noun: str) -> str:
+    """``count(1, "member")`` → "1 member", ``count(3, "member")`` → "3 members" (every noun here is regular)."""
+    return f"{n} {noun}{pluralize(n)}"
 
 
 def _action_form(
@@ -86,7 +93,8 @@ def _grant(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Any, form:
         else:
             done += 1
     if done:
-        modeladmin.message_user(request, f"Granted {amount} credits to {done} member(s): “{reason}”.", messages.SUCCESS)
+        granted = f"Granted {amount} credits to {count(done, 'member')}: “{reason}”."
+        modeladmin.message_user(request, granted, messages.SUCCESS)
     return done
 
 
@@ -95,7 +103,8 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "email", "first_name", "last_name", "is_active", "is_staff", "balance", "last_login")
+    # Credits right after the name: at 1280 px with the filter sidebar, a last column would be cut off.
+    list_display = ("username", "full_name", "balance", "email", "is_active", "is_staff", "last_login")
     actions = ["grant_credits"]
     readonly_fields = ("balance", "recent_credits")
     # Credits right after the name: it is what admins of this site open a user for most often.
@@ -108,6 +117,10 @@ class UserAdmin(BaseUserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # The balance column comes with the list query (no query per row).
         return super().get_queryset(request).annotate(_balance=Coalesce("credit_account__balance", 0))
+
+    @admin.display(description="Name", ordering="first_name")
+    def full_name(self, obj: Any) -> str:
+        return obj.get_full_name()
 
     @admin.display(description="Credits", ordering="_balance")
     def balance(self, obj: Any) -> int:
@@ -135,11 +148,14 @@ class UserAdmin(BaseUserAdmin):
         )
         all_url = reverse("admin:generations_creditentry_changelist") + f"?account__user__id__exact={obj.pk}"
         grant_url = reverse("admin:auth_user_grant_credits", args=[obj.pk])
+        take_back_url = reverse("admin:auth_user_take_back_credits", args=[obj.pk])
         return format_html(
-            '<p><a class="button" href="{}">Grant credits…</a> <a href="{}">All movements</a></p>'
+            '<p><a class="button" href="{}">Grant credits…</a> <a class="button" href="{}">Take back credits…</a> '
+            '<a href="{}">All movements</a></p>'
             '<table class="kling-ledger"><thead><tr><th>When</th><th>Kind</th><th>Amount</th><th>Balance after</th>'
             "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>",
             grant_url,
+            take_back_url,
             all_url,
             rows or format_html('<tr><td colspan="6">No movements yet.</td></tr>'),
         )
@@ -158,7 +174,35 @@ class UserAdmin(BaseUserAdmin):
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.grant_credits_view)
-        return [path("<int:object_id>/grant-credits/", view, name="auth_user_grant_credits"), *super().get_urls()]
+        take_back = self.admin_site.admin_view(self.take_back_credits_view)
+        return [
+            path("<int:object_id>/grant-credits/", view, name="auth_user_grant_credits"),
+            path("<int:object_id>/take-back-credits/", take_back, name="auth_user_take_back_credits"),
+            *super().get_urls(),
+        ]
+
+    def take_back_credits_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Credits given by mistake come back through the ledger (an adjustment with its reason), never below 0."""
+        user = get_object_or_404(User, pk=object_id)
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        form = TakeBackCreditsForm(request.POST or None)
+        change_url = reverse("admin:auth_user_change", args=[user.pk])
+        if request.method == "POST" and form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            try:
+                credits_take_back(user=user, amount=amount, reason=reason, actor=request.user)
+            except CreditsError as exc:
+                form.add_error("amount", str(exc))
+            else:
+                self.message_user(request, f"Took back {amount} credits from {user.get_username()}: “{reason}”.",
+                                  messages.SUCCESS)  # fmt: skip
+                return HttpResponseRedirect(change_url)
+        return _action_form(
+            self, request, [user], form=form, title=f"Take back credits from {user.get_username()}",
+            intro=f"Current balance: {CreditAccount.balance_of(user)} credits. The balance never goes below zero.",
+            submit="Take back credits", cancel_url=change_url,
+        )  # fmt: skip
 
     def grant_credits_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         user = get_object_or_404(User, pk=object_id)
@@ -315,12 +359,13 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
     @admin.action(description="Enable the selected credentials")
     def enable(self, request: HttpRequest, queryset: QuerySet[ProviderCredential]) -> None:
         n = queryset.update(is_active=True)
-        self.message_user(request, f"Enabled {n} credential(s).", messages.SUCCESS)
+        self.message_user(request, f"Enabled {count(n, 'credential')}.", messages.SUCCESS)
 
     @admin.action(description="Disable the selected credentials")
     def disable(self, request: HttpRequest, queryset: QuerySet[ProviderCredential]) -> None:
         n = queryset.update(is_active=False)
-        self.message_user(request, f"Disabled {n} credential(s); new videos will not use them.", messages.SUCCESS)
+        done = f"Disabled {count(n, 'credential')}; new videos will not use them."
+        self.message_user(request, done, messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(require_POST(self.test_view))
@@ -344,6 +389,66 @@ class PriceAdmin(admin.ModelAdmin):
     list_editable = ("credits",)
     list_filter = ("model", "mode", "duration", "sound")
     list_per_page = 200
+
+    def get_urls(self) -> list[Any]:
+        grid = self.admin_site.admin_view(self.grid_view)
+        return [path("grid/", grid, name="generations_price_grid"), *super().get_urls()]
+
+    def grid_view(self, request: HttpRequest) -> HttpResponse:
+        """Every price on one page: a table per model, a row per mode and duration, a column per sound setting."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        combos = price_combos()
+        current = {(p.model, p.mode, p.duration, p.sound): p.credits for p in Price.objects.all()}
+        form = PriceGridForm(request.POST or None, combos=combos, current=current)
+        if request.method == "POST" and form.is_valid():
+            try:
+                changed = prices_set(values=form.values())
+            except PriceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Saved: {count(changed, 'price')} changed.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:generations_price_grid"))
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": "Prices",
+            "subtitle": "credits per video",
+            "opts": self.model._meta,
+            "form": form,
+            "tables": form.tables(),
+        }
+        return TemplateResponse(request, "admin/generations/price/grid.html", ctx)
+
+
+class PriceGridForm(forms.Form):
+    """One number field per catalog combination, grouped for the template into a table per model."""
+
+    def __init__(self, data: Any = None, *, combos: list[Any], current: dict[Any, int]):
+        super().__init__(data)
+        self.combos = combos
+        for i, (key, mode, duration, sound) in enumerate(combos):
+            spec = catalog.CATALOG[key]
+            label = f"{spec.label} · {spec.provider_info.label}, {catalog.MODE_LABELS[mode]}, {duration} s"
+            self.fields[f"p{i}"] = forms.IntegerField(
+                label=f"{label}, {'with sound' if sound else 'silent'}", min_value=0, max_value=1_000_000,
+                initial=current.get((key, mode, duration, sound)), required=True,
+                widget=forms.NumberInput(attrs={"class": "vIntegerField kling-price"}),
+            )  # fmt: skip
+
+    def values(self) -> dict[Any, int]:
+        return {combo: self.cleaned_data[f"p{i}"] for i, combo in enumerate(self.combos)}
+
+    def tables(self) -> list[dict[str, Any]]:
+        tables: dict[str, dict[str, Any]] = {}
+        for i, (key, mode, duration, sound) in enumerate(self.combos):
+            spec = catalog.CATALOG[key]
+            table = tables.setdefault(
+                key, {"title": f"{spec.label} · {spec.provider_info.label}", "rows": {}, "sound": False}
+            )
+            table["sound"] |= sound
+            row = table["rows"].setdefault((mode, duration), {"label": f"{catalog.MODE_LABELS[mode]}, {duration} s"})
+            row["sound" if sound else "silent"] = self[f"p{i}"]
+        return [{**t, "rows": list(t["rows"].values())} for t in tables.values()]
 
 
 # --- Generations ----------------------------------------------------------------------------------------------
@@ -437,11 +542,11 @@ class GenerationAdmin(admin.ModelAdmin):
                 ok += 1
                 audit.record(gen, what, actor=request.user)
         if ok:
-            self.message_user(request, done.format(n=ok), messages.SUCCESS)
+            self.message_user(request, done.format(n=count(ok, "video")), messages.SUCCESS)
 
     @admin.action(description="Poll the provider now")
     def repoll(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
-        done = "Asked the provider about {n} video(s)."
+        done = "Asked the provider about {n}."
         self._each(request, queryset, lambda g: generation_repoll(generation=g), done, what="poll now")
 
     @admin.action(description="Mark failed and refund…")
@@ -450,7 +555,7 @@ class GenerationAdmin(admin.ModelAdmin):
         if form.is_valid():
             reason = form.cleaned_data["reason"]
             call = lambda g: generation_mark_failed(generation=g, actor=request.user, reason=reason)  # noqa: E731
-            done = "Marked {n} video(s) failed; their owners were refunded."
+            done = "Marked {n} failed; their owners were refunded."
             self._each(request, queryset, call, done, what=f"marked failed: {reason or 'no reason given'}")
             return None
         return _action_form(

@@ -13,12 +13,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from generations import catalog, image_fields
+from generations import catalog, image_fields, labels
 from generations.media import images
-from generations.models import Generation, MemberSettings
+from generations.models import Favorite, Generation, MemberSettings
 from generations.services import routing
 
 S = Generation.Status
@@ -53,6 +54,8 @@ def _normalise_model(data: Mapping[str, Any], options: list[routing.Offer]) -> d
 
 class _GroupField(forms.Field):
     """Never rendered: it only gives a catalog error about a group of inputs (shots, camera) a place to live."""
+
+    is_group = True  # the error summary links to its fieldset (#field-<name>) although it has no input
 
     def __init__(self) -> None:
         super().__init__(required=False, widget=forms.HiddenInput)
@@ -99,16 +102,16 @@ class GenerationForm(forms.Form):
     shot_type = forms.ChoiceField(
         label="Shot type",
         required=False,
-        choices=[("customize", "I write each shot"), ("intelligence", "The model splits my prompt")],
+        choices=list(labels.SHOT_TYPE_LABELS.items()),
     )
     shots = _GroupField()
     camera_type = forms.ChoiceField(
         label="Camera movement",
         required=False,
-        choices=[("", "None"), *[(t, t.replace("_", " ").capitalize()) for t in catalog.CAMERA_TYPES]],
+        choices=[("", "None"), *[(t, labels.CAMERA_TYPE_LABELS.get(t, t)) for t in catalog.CAMERA_TYPES]],
     )
     camera_axis = forms.ChoiceField(
-        label="Axis", required=False, choices=[(a, a.capitalize()) for a in catalog.CAMERA_AXES]
+        label="Axis", required=False, choices=[(a, labels.CAMERA_AXIS_LABELS.get(a, a)) for a in catalog.CAMERA_AXES]
     )
     camera_value = forms.CharField(
         label="Amount",
@@ -296,7 +299,13 @@ def remix_initial(gen: Generation, options: list[routing.Offer], *, viewer_id: A
 
 # --- Listing filters ------------------------------------------------------------------------------------------
 
-SORTS = {"newest": "-created_at", "oldest": "created_at"}
+# Gallery orders; "-pk" after each keeps pages stable when values tie.
+SORTS = {
+    "newest": ("Newest first", ("-created_at",)),
+    "oldest": ("Oldest first", ("created_at",)),
+    "favourited": ("Most favourited", ("-favorite_count", "-created_at")),
+    "longest": ("Longest first", ("-duration", "-created_at")),
+}
 
 
 def _model_choices() -> list[tuple[str, str]]:
@@ -325,8 +334,11 @@ class GalleryFilterForm(forms.Form):
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favorites = forms.BooleanField(label="Favourites only", required=False)
+    aspect_ratio = forms.ChoiceField(
+        label="Shape", required=False, choices=[("", "Any shape"), *labels.ASPECT_LABELS.items()]
+    )
     sort = forms.ChoiceField(
-        label="Sort", required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first")]
+        label="Sort", required=False, choices=[(key, label) for key, (label, _order) in SORTS.items()]
     )
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -336,15 +348,24 @@ class GalleryFilterForm(forms.Form):
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            # Refused, not silently empty: neither date is applied until the member fixes them.
+            self.add_error("date_to", "The To date is before the From date.")
+            data.pop("date_from", None)
+        return data
+
     def filter(self, qs: Any) -> Any:
         """Apply the valid filters (an invalid one is shown as an error and ignored, never a 500)."""
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         if data.get("q"):
-            qs = qs.filter(prompt__icontains=data["q"])
+            qs = qs.matching(data["q"])
         if data.get("member"):
             qs = qs.filter(owner=data["member"])
-        for name in ("model", "mode", "duration"):
+        for name in ("model", "mode", "duration", "aspect_ratio"):
             if data.get(name):
                 qs = qs.filter(**{name: data[name]})
         if data.get("date_from"):
@@ -353,7 +374,13 @@ class GalleryFilterForm(forms.Form):
             qs = qs.filter(created_at__lt=_day_start(data["date_to"] + timedelta(days=1)))
         if data.get("favorites"):
             qs = qs.filter(is_favorite=True)
-        return qs.order_by(SORTS.get(data.get("sort") or "newest", "-created_at"), "-pk")
+        _label, order = SORTS.get(data.get("sort") or "newest", SORTS["newest"])
+        if "-favorite_count" in order:
+            # Counted per row in a subquery (index favorite_once leads with user, so this is the generation FK's).
+            stars = Favorite.objects.filter(generation=OuterRef("pk")).values("generation")
+            count = Subquery(stars.annotate(n=Count("pk")).values("n")[:1])
+            qs = qs.annotate(favorite_count=Coalesce(count, 0))  # no star: 0, not NULL (NULL sorts first)
+        return qs.order_by(*order, "-pk")
 
 
 STATUS_FILTERS = {
@@ -392,6 +419,19 @@ class LibraryFilterForm(forms.Form):
 
 class GrantCreditsForm(forms.Form):
     amount = forms.IntegerField(label="Credits to grant", min_value=1, max_value=10_000_000)
+    reason = forms.CharField(
+        label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason; the member sees it.")
+        return reason
+
+
+class TakeBackCreditsForm(forms.Form):
+    amount = forms.IntegerField(label="Credits to take back", min_value=1, max_value=10_000_000)
     reason = forms.CharField(
         label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
     )

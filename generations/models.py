@@ -163,6 +163,27 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def in_flight(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.IN_FLIGHT)
 
+    def matching(self, query: str) -> GenerationQuerySet:
+        """Videos whose prompts hold every word of the query, in any order and any case (shot prompts included).
+
+        Each word is a substring test on the casefolded ``search_text``; on PostgreSQL a trigram GIN index on it
+        (migration 0006, for the gallery's rows) answers them without scanning the table.
+        """
+        qs = self
+        for word in query.casefold().split()[:SEARCH_MAX_WORDS]:
+            qs = qs.filter(search_text__contains=word)
+        return qs
+
+
+SEARCH_MAX_WORDS = 10
+
+
+def search_text_of(prompt: str, shots: Any) -> str:
+    """The text search looks in: the prompt and every shot's prompt, casefolded (so "LIGHTHOUSE" finds "lighthouse")."""
+    parts = [prompt or ""]
+    parts += [str(s.get("prompt", "")) for s in shots or [] if isinstance(s, dict)]
+    return "\n".join(p for p in parts if p).casefold()
+
 
 def _video_path(instance: Generation, filename: str) -> str:
     return f"videos/{instance.pk}/{filename}"
@@ -209,6 +230,8 @@ class Generation(models.Model):
     shots = models.JSONField(default=list, blank=True)
     camera_control = models.JSONField(null=True, blank=True)
     watermark = models.BooleanField(default=False)
+    # Every prompt of the video (main and shot prompts), casefolded, written by save(): what gallery search reads.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     cost = models.PositiveIntegerField()  # credits, frozen at creation
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -301,6 +324,7 @@ class Generation(models.Model):
             self.external_id = f"ks-{self.pk.hex}"
         if not self.callback_secret:
             self.callback_secret = secrets.token_urlsafe(32)
+        self.search_text = search_text_of(self.prompt, self.shots)
         super().save(*args, **kwargs)
 
     @property

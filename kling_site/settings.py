@@ -20,6 +20,8 @@ env = Env(BASE_DIR / ".env")
 
 # --- Core ---------------------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", False)
+# Under DEBUG, show the site's own 404/500 pages (set 0 for Django's technical pages with tracebacks).
+SITE_ERROR_PAGES = env.bool("SITE_ERROR_PAGES", True)
 SECRET_KEY = env.secret_key(debug=DEBUG, dev_key_file=VAR_DIR / "dev-secret-key")
 # Older keys still accepted for sessions and signed links while rotating SECRET_KEY.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", [])
@@ -28,7 +30,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = env.str("SITE_NAME", "Kling Studio")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kling_site.admin_site.KlingAdminConfig",  # django.contrib.admin with the site's own index names
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +59,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
+    # Under DEBUG (make run): the site's own 404/500 pages, not Django's technical ones. No-op otherwise.
+    # Innermost, so the pages it renders still get the security and CSP headers.
+    "kling_site.errorpages.SiteErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "kling_site.urls"

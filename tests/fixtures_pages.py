@@ -21,6 +21,7 @@ from django.utils import timezone
 from generations.media.probe import make_poster
 from generations.models import Generation, ProviderCredential
 from generations.services.demo import prices_seed
+from generations.simulator.demo_frames import caption_of
 from generations.simulator.videos import render
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -111,9 +112,10 @@ def make_generation(db: None) -> GenerationFactory:
     return make
 
 
-def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: int = 180) -> Path:
-    """A real H.264 MP4 (the simulator's moving bar), small enough to write in a test."""
-    render(path, seconds, width, height, False)
+def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: int = 180, caption: str = "") -> Path:
+    """A real H.264 MP4, small enough to write in a test: the simulator's moving bar, or its demo style with a
+    caption (what the screenshots show)."""
+    render(path, seconds, width, height, False, caption)
     return path
 
 
@@ -121,8 +123,10 @@ def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: in
 def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: Path) -> Callable[..., Generation]:
     """A ready generation whose video and poster are real files in storage (for the player tests)."""
 
-    def make(owner: Any, **fields: Any) -> Generation:
-        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4")
+    def make(owner: Any, *, size: tuple[int, int] = (320, 180), **fields: Any) -> Generation:
+        width, height = size
+        caption = caption_of(fields.get("prompt") or "")
+        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height, caption=caption)
         poster = tmp_path / f"{source.stem}.jpg"
         make_poster(source, poster)
         pk = uuid.uuid4()
@@ -130,7 +134,7 @@ def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: 
             video_name = default_storage.save(f"videos/{pk}/video.mp4", File(video_file))
             poster_name = default_storage.save(f"videos/{pk}/poster.jpg", File(poster_file))
         return make_generation(
-            owner, id=pk, video=video_name, poster=poster_name, width=320, height=180, video_duration=2.0,
+            owner, id=pk, video=video_name, poster=poster_name, width=width, height=height, video_duration=2.0,
             file_size=source.stat().st_size, **fields,
         )  # fmt: skip
 

@@ -80,7 +80,7 @@ def test_grant_credits_asks_for_amount_and_reason_then_writes_ledger_rows(
     page = first_action(admin_client, USERS, "grant_credits", [alice, bob])
     assert page.status_code == 200 and 'name="reason"' in text(page) and 'name="amount"' in text(page)
     done = action(admin_client, USERS, "grant_credits", [alice, bob], apply="1", amount="25", reason="March allowance")
-    assert "Granted 25 credits to 2 member(s)" in text(done)
+    assert "Granted 25 credits to 2 members:" in text(done)
     for user, before in ((alice, 500), (bob, 100)):
         entry = CreditEntry.objects.filter(account__user=user).first()
         assert (entry.kind, entry.amount, entry.reason, entry.actor) == ("grant", 25, "March allowance", admin_user)
@@ -106,7 +106,7 @@ def test_the_user_page_shows_recent_credits_and_a_grant_page(
     assert f'href="{url}"' in html
     assert "Current balance: 500 credits." in text(admin_client.get(url))
     response = admin_client.post(url, {"amount": "5", "reason": "Thanks for the demo"}, follow=True)
-    assert "Granted 5 credits to 1 member(s)" in text(response)
+    assert "Granted 5 credits to 1 member:" in text(response)
     assert CreditAccount.balance_of(alice) == 505
 
 
@@ -292,7 +292,7 @@ def test_mark_failed_refunds_through_the_service(
     page = first_action(admin_client, GENS, "mark_failed", [gen])
     assert page.status_code == 200 and 'name="reason"' in text(page)
     done = action(admin_client, GENS, "mark_failed", [gen], apply="1", reason="Stuck at the provider for hours.")
-    assert "Marked 1 video(s) failed" in text(done)
+    assert "Marked 1 video failed" in text(done)
     gen.refresh_from_db()
     assert (gen.status, gen.error) == (S.FAILED, "Stuck at the provider for hours.")
     assert CreditAccount.balance_of(alice) == 500
@@ -306,7 +306,7 @@ def test_repoll_schedules_a_poll_now(
     gen = make_generation(alice, status=S.SUBMITTED, provider_task_id="t-1")
     with django_capture_on_commit_callbacks(execute=True):
         response = action(admin_client, GENS, "repoll", [gen], index="0")
-    assert "Asked the provider about 1 video(s)." in text(response)
+    assert "Asked the provider about 1 video." in text(response)
     assert f"poll-{gen.pk}-admin0" in django_rq.get_queue("default").job_ids
     ready = make_generation(alice)
     assert "Only submitted or generating videos can be polled." in text(

@@ -147,3 +147,15 @@ def test_the_query_count_does_not_grow_with_the_number_of_cards(
     html = alice_client.get(url).content.decode()
     assert html.count('class="tile"') >= 12
     assert one == many, f"{url}: {one} queries for 1 card, {many} for many"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index exists on PostgreSQL only")
+def test_search_has_a_trigram_index_on_postgresql(alice: Any, credentials: Any, make_generation: Any) -> None:
+    """The index every search word can use (bench/pages_latency.py measures search at 100,000 videos)."""
+    make_generation(alice, prompt="An old lighthouse whose lamp sweeps the fog")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'generation_search_trgm'")
+        (definition,) = cursor.fetchone()
+    assert "gin (search_text gin_trgm_ops)" in definition and "status" in definition
+    qs = Generation.objects.for_gallery(alice).matching("LIGHTHOUSE lamp")
+    assert [g.prompt for g in qs] == ["An old lighthouse whose lamp sweeps the fog"]

@@ -45,8 +45,8 @@ def test_my_videos_lists_only_mine_newest_first_with_status(
     make_generation(bob, prompt="Bob's")
     html = get(alice_client, "/videos/")
     assert titles(html) == ["private running", "failed one", "old ready"]
-    assert '<span class="chip running">Generating</span>' in html
-    assert '<span class="chip failed">Failed</span>' in html
+    assert '<span class="chip running" data-card-status>Generating</span>' in html
+    assert '<span class="chip failed" data-card-status>Failed</span>' in html
     assert '<span class="chip">Private</span>' in html
 
 
@@ -92,9 +92,9 @@ def test_credits_shows_balance_and_every_kind_of_movement(
     for kind in ("Grant", "Charge", "Refund", "Adjustment"):
         assert f">{kind}</span>" in html
     assert "Team offsite &lt;b&gt;bonus&lt;/b&gt;" in html
-    assert f'<td class="num amount-neg">-{gen.cost}</td>' in html
-    assert f'<td class="num amount-pos">+{gen.cost}</td>' in html
-    assert '<td class="num amount-neg">-5</td>' in html
+    assert f'<td class="num amount-neg" data-label="Amount">-{gen.cost}</td>' in html
+    assert f'<td class="num amount-pos" data-label="Amount">+{gen.cost}</td>' in html
+    assert '<td class="num amount-neg" data-label="Amount">-5</td>' in html
     assert html.count(f'href="/videos/{gen.pk}/"') == 2  # the charge and the refund link to the video
     assert "by admin" in html
 

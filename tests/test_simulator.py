@@ -329,11 +329,13 @@ def test_videos_are_faststart_mp4s_with_range_support(sim: Simulator, tmp_path: 
     assert httpx.get(url.replace(".mp4", "x.mp4"), trust_env=False).status_code == 404
 
 
-def test_the_video_cache_keys_on_duration_size_and_sound(sim: Simulator) -> None:
-    path = sim.videos.get((5, 720, 720, False))
+def test_the_video_cache_keys_on_duration_size_sound_and_caption(sim: Simulator) -> None:
+    path = sim.videos.get((5, 720, 720, False, ""))
     assert path.name == "5s-720x720-silent.mp4"
-    assert sim.videos.get((5, 720, 720, False)) == path
-    assert sim.videos.path_for((5, 720, 720, True)).name == "5s-720x720-sound.mp4"
+    assert sim.videos.get((5, 720, 720, False, "")) == path
+    assert sim.videos.path_for((5, 720, 720, True, "")).name == "5s-720x720-sound.mp4"
+    demo = sim.videos.path_for((5, 720, 720, False, "A RED KITE")).name
+    assert demo.startswith("5s-720x720-silent-") and demo != sim.videos.path_for((5, 720, 720, False, "A FOX")).name
 
 
 # -- faults: grammar and the admin endpoint -------------------------------------------------------------------

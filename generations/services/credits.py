@@ -85,6 +85,24 @@ def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> Credit
         return entry
 
 
+def credits_take_back(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
+    """An admin takes credits back (an adjustment the member sees with its reason). Never below zero: a larger
+    amount than the balance is refused, not clipped, so the admin decides what to do."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise CreditsError("Take back a whole number of credits greater than zero.")
+    if not reason or not reason.strip():
+        raise CreditsError("Give a reason; the member sees it on their Credits page.")
+    account = credits_account(user)
+    try:
+        with transaction.atomic():
+            return _move(
+                account=account, amount=-amount, kind=CreditEntry.Kind.ADJUSTMENT, reason=reason.strip(), actor=actor
+            )
+    except InsufficientCredits:
+        balance = CreditAccount.balance_of(user)
+        raise CreditsError(f"The balance is {balance}; take back at most {balance} credits.") from None
+
+
 def credits_charge(*, generation: Generation, actor: Any) -> CreditEntry:
     """Debit a new generation's frozen cost (called by generation_create inside its transaction)."""
     account = credits_account(generation.owner)

@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--result-ttl", type=float, default=3600.0, help="Segmind v2 result lifetime in seconds")
     parser.add_argument("--oversize-bytes", type=int, default=2 << 30, help="body size of the oversize fault")
     parser.add_argument("--public-url", default="", help="base URL clients use, if not http://HOST:PORT")
+    parser.add_argument(
+        "--video-style",
+        choices=("demo", "plain"),
+        default="demo",
+        help="demo: colourful 24 fps videos showing the prompt's first words at a realistic bitrate (default); "
+        "plain: a cheap moving bar",
+    )
 
 
 def parse_keys(pairs: Iterable[str], defaults: Mapping[str, Any] = DEFAULT_KEYS) -> dict[str, Any]:
@@ -69,6 +76,7 @@ def build(options: argparse.Namespace | Any, defaults: Mapping[str, Any] = DEFAU
         result_ttl=options.result_ttl,
         oversize_bytes=options.oversize_bytes,
         public_url=options.public_url,
+        video_style=getattr(options, "video_style", "plain"),
     )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from generations.simulator import routes_aimlapi, routes_files, routes_kling, routes_mulerun, routes_segmind
+from generations.simulator.demo_frames import caption_of
 from generations.simulator.faults import Fault, FaultBoard
 from generations.simulator.state import Task, TaskStore
 from generations.simulator.videos import VideoCache, resolution
@@ -54,6 +55,7 @@ class Simulator:
         result_ttl: float = 3600.0,
         oversize_bytes: int = 2 << 30,
         public_url: str = "",
+        video_style: str = "plain",
     ):
         self.host, self.port = host, port
         self.keys: dict[str, Any] = {**copy.deepcopy(DEFAULT_KEYS), **dict(keys or {})}
@@ -65,6 +67,8 @@ class Simulator:
         # Render each new task's video in the background at once (off: only when it is first downloaded; the
         # catalog cross-check sends thousands of creates and downloads none of them).
         self.render_ahead = True
+        # "demo": colourful videos with the prompt's first words at a realistic bitrate; "plain": cheap (tests).
+        self.video_style = video_style
         self.public_url = public_url.rstrip("/")  # where clients reach us, if not host:port (e.g. behind Docker)
         self.tasks = TaskStore()
         self.faults = FaultBoard(faults)
@@ -169,6 +173,7 @@ class Simulator:
             callback_url=callback_url,
             markers=tuple(f for f in markers if f.phase in ("poll", "download")),
             request=request or {},
+            caption=caption_of(prompt) or "UNTITLED" if self.video_style == "demo" else "",
         )
         self.tasks.add(task)
         if self.render_ahead:

@@ -1,10 +1,12 @@
 """Real MP4 files for the simulator: H.264 yuv420p (plus AAC when there is sound), moov atom first so a browser
-can start playing and seeking before the download ends. Encoding is kept cheap (ultrafast, 8 fps, a moving bar)
-and every file is cached on disk by (duration, width, height, sound)."""
+can start playing and seeking before the download ends. Plain style (tests): cheap (ultrafast, 8 fps, a moving bar).
+Demo style (``make run``, benchmarks): demo_frames.py's colour, motion and caption at a realistic bitrate. Every file
+is cached on disk by (duration, width, height, sound, caption)."""
 
 from __future__ import annotations
 
 import array
+import hashlib
 import math
 import os
 import threading
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import av
 
+from generations.simulator import demo_frames
+
 FPS = 8
 SAMPLE_RATE = 44100
 TONE_PERIOD = 100  # samples: a 441 Hz tone that repeats exactly, so the buffer is built by repetition
@@ -22,7 +26,8 @@ RESOLUTIONS = {
     "pro": {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
 }
 
-VideoKey = tuple[int, int, int, bool]
+# (duration, width, height, sound, caption): the caption is "" for the plain, cheap style.
+VideoKey = tuple[int, int, int, bool, str]
 
 
 def resolution(mode: str, aspect_ratio: str) -> tuple[int, int]:
@@ -30,17 +35,30 @@ def resolution(mode: str, aspect_ratio: str) -> tuple[int, int]:
     return RESOLUTIONS["std" if mode == "std" else "pro"][aspect_ratio]
 
 
-def render(path: Path, duration: int, width: int, height: int, sound: bool) -> None:
-    """Encode ``duration`` seconds exactly: a bright bar crossing a dark frame, and a quiet tone if ``sound``."""
+def render(path: Path, duration: int, width: int, height: int, sound: bool, caption: str = "") -> None:
+    """Encode ``duration`` seconds exactly, and a quiet tone if ``sound``.
+
+    Without a caption: a bright bar crossing a dark frame at 8 fps, as cheap as possible (most tests). With one
+    (demo style, ``make run``): colour, motion, film grain and the caption at 24 fps and a realistic bitrate.
+    """
+    fps = demo_frames.FPS if caption else FPS
+    if caption:
+        options = {"preset": "ultrafast", "g": str(2 * fps)}
+    else:
+        options = {"preset": "ultrafast", "crf": "35", "g": str(FPS)}
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
-        video = container.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "35", "g": str(FPS)})
+        video = container.add_stream("libx264", rate=fps, options=options)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if caption:
+            video.bit_rate = demo_frames.bitrate(width, height)
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if sound else None
         if audio is not None:
             audio.layout = "mono"
-        frames = duration * FPS
+        frames = duration * fps
+        demo = demo_frames.DemoFrames(width, height, frames, caption) if caption else None
         for i in range(frames):
-            for packet in video.encode(_frame(i, frames, width, height)):
+            frame = demo.frame(i) if demo else _frame(i, frames, width, height)
+            for packet in video.encode(frame):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
@@ -93,8 +111,9 @@ class VideoCache:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-video")
 
     def path_for(self, key: VideoKey) -> Path:
-        duration, width, height, sound = key
-        return self.directory / f"{duration}s-{width}x{height}-{'sound' if sound else 'silent'}.mp4"
+        duration, width, height, sound, caption = key
+        style = f"-{hashlib.sha256(caption.encode()).hexdigest()[:12]}" if caption else ""
+        return self.directory / f"{duration}s-{width}x{height}-{'sound' if sound else 'silent'}{style}.mp4"
 
     def get(self, key: VideoKey) -> Path:
         """The file for ``key``, rendering it first if needed (concurrent callers wait for one render)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from generations import catalog
+from generations import catalog, labels
 
 register = template.Library()
 
@@ -57,3 +57,29 @@ def aspect_class(ratio: str) -> str:
 @register.filter
 def signed(value: int) -> str:
     return f"{value:+d}" if isinstance(value, int) else str(value)
+
+
+@register.filter
+def shot_type_label(value: str) -> str:
+    return labels.SHOT_TYPE_LABELS.get(value, value or "On")
+
+
+@register.filter
+def camera_label(value: Any) -> str:
+    return labels.camera_label(value)
+
+
+@register.filter
+def aspect_label(value: str) -> str:
+    return labels.ASPECT_LABELS.get(value, value)
+
+
+@register.filter
+def clock(value: Any) -> str:
+    """A video's length as players show it: 5 → "0:05", 10.4 → "0:10", 75 → "1:15"."""
+    try:
+        total = round(float(value))
+    except (TypeError, ValueError):
+        return ""
+    minutes, secs = divmod(max(total, 0), 60)
+    return f"{minutes}:{secs:02d}"

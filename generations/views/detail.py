@@ -9,8 +9,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,30 +34,62 @@ STEP_OF = {S.QUEUED: 0, S.SUBMITTING: 1, S.SUBMITTED: 1, S.RUNNING: 2, S.DOWNLOA
 ESTIMATE_SAMPLE = 20
 
 
-def estimate_seconds(gen: Generation) -> int:
-    """Median time to ready of the last 20 ready videos of the same model and mode (index: model_finished)."""
-    rows = (
-        Generation.objects.filter(model=gen.model, mode=gen.mode, status=S.READY, finished_at__isnull=False)
-        .order_by("-finished_at")
-        .values_list("created_at", "finished_at")[:ESTIMATE_SAMPLE]
-    )
+def _median_seconds(rows: Any) -> int | None:
     took = [(done - made).total_seconds() for made, done in rows]
-    if took:
-        return max(round(statistics.median(took)), 1)
+    return max(round(statistics.median(took)), 1) if took else None
+
+
+def estimate_seconds(gen: Generation) -> int:
+    """Median time to ready of the model's last 20 ready videos: same mode first, then any mode, then the catalog.
+
+    The catalog's typical time is only a guess for a model nobody has used yet; real times replace it as soon as
+    there is one (index: generation_model_finished).
+    """
+    ready = Generation.objects.filter(model=gen.model, status=S.READY, finished_at__isnull=False)
+    for qs in (ready.filter(mode=gen.mode), ready):
+        rows = qs.order_by("-finished_at").values_list("created_at", "finished_at")[:ESTIMATE_SAMPLE]
+        median = _median_seconds(rows)
+        if median is not None:
+            return median
     spec = catalog.CATALOG.get(gen.model)
     return spec.typical_seconds if spec else 120
 
 
+def _reached(gen: Generation) -> int:
+    """The index of the step a generation is at (in flight) or stopped at (failed, canceled, needs attention)."""
+    if gen.status in STEP_OF:
+        return STEP_OF[gen.status]
+    if gen.status == S.READY:
+        return len(STEPS)
+    stamps = [gen.created_at, gen.submitted_at, gen.running_at, gen.downloading_at]
+    return max(i for i, stamp in enumerate(stamps) if stamp)
+
+
 def status_steps(gen: Generation) -> list[dict[str, str]]:
-    """Each step with its state (done/current/todo); the last step is the outcome once there is one."""
-    current = STEP_OF.get(gen.status, len(STEPS))
-    steps = [
-        {"key": key, "label": label, "state": "done" if i < current else "current" if i == current else "todo"}
-        for i, (key, label) in enumerate(STEPS)
-    ]
+    """Each step with its state; the last step is the outcome once there is one.
+
+    In flight: done / current / todo. Stopped (failed, canceled, needs attention): the steps it got through are
+    done, the one it stopped at is "stopped", the rest "skipped", and the outcome is current.
+    """
+    at = _reached(gen)
+    stopped = gen.status in (S.FAILED, S.CANCELED, S.NEEDS_ATTENTION)
+    steps = []
+    for i, (key, label) in enumerate(STEPS):
+        if i < at:
+            state = "done"
+        elif i == at:
+            state = "stopped" if stopped else "current"
+        else:
+            state = "skipped" if stopped else "todo"
+        steps.append({"key": key, "label": label, "state": state})
     last = gen.status if gen.status not in Generation.IN_FLIGHT else S.READY
-    steps.append({"key": last, "label": S(last).label, "state": "current" if current == len(STEPS) else "todo"})
+    outcome = "current" if gen.status not in Generation.IN_FLIGHT else "todo"
+    steps.append({"key": last, "label": S(last).label, "state": outcome})
     return steps
+
+
+def _local(when: Any) -> str:
+    return date_format(timezone.localtime(when), "j M Y, H:i:s") if when else ""
 
 
 def status_payload(gen: Generation) -> dict[str, Any]:
@@ -74,6 +108,11 @@ def status_payload(gen: Generation) -> dict[str, Any]:
         "cost": gen.cost,
         "poster_url": reverse("generation_poster", args=[gen.pk]) if gen.poster else "",
         "video_url": reverse("generation_video", args=[gen.pk]) if gen.video and gen.status == S.READY else "",
+        # What the settings list shows once the video is finished, so the page needs no reload.
+        "finished_at": gen.finished_at.isoformat() if gen.finished_at else "",
+        "finished_label": _local(gen.finished_at),
+        "resolution": f"{gen.width} \u00d7 {gen.height}" if gen.width and gen.height else "",
+        "file_size": filesizeformat(gen.file_size) if gen.file_size else "",
     }
     return payload
 

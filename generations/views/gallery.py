@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -13,6 +14,7 @@ from generations.forms import GalleryFilterForm
 from generations.models import Favorite, Generation
 
 PER_PAGE = 24
+COUNT_CAP_PAGES = 40
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class Page:
     items: list[Any]
     number: int
     has_next: bool
+    # The last page number, when counted (count_pages); capped means "at least": there are more rows than counted.
+    last: int | None = None
+    capped: bool = False
 
     @property
     def has_previous(self) -> bool:
@@ -44,6 +49,20 @@ def paginate(request: HttpRequest, qs: QuerySet[Any], per_page: int) -> Page:
     return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
 
 
+def count_pages(page: Page, qs: QuerySet[Any], per_page: int) -> Page:
+    """"Page N of M" without a COUNT(*) over 100,000 rows: count at most COUNT_CAP_PAGES pages of rows.
+
+    ``SELECT COUNT(*) FROM (SELECT id ... LIMIT cap+1)`` reads at most cap+1 rows; beyond the cap the
+    page shows "of M+". On the last page nothing needs counting.
+    """
+    if not page.has_next:
+        return replace(page, last=page.number if page.items else None)
+    cap = COUNT_CAP_PAGES * per_page
+    rows = qs.order_by().values("pk")[: cap + 1].count()
+    last = max(math.ceil(min(rows, cap) / per_page), page.number + 1)
+    return replace(page, last=last, capped=rows > cap)
+
+
 def with_favorites(qs: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
     """Each row's star for this member in the same query (a subquery, not one query per card)."""
     return qs.annotate(is_favorite=Exists(Favorite.objects.filter(user=user, generation=OuterRef("pk"))))
@@ -52,7 +71,8 @@ def with_favorites(qs: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
 def gallery(request: HttpRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET)
     qs = with_favorites(Generation.objects.for_gallery(request.user), request.user)
-    page = paginate(request, form.filter(qs), PER_PAGE)
+    listing = form.filter(qs)
+    page = count_pages(paginate(request, listing, PER_PAGE), listing, PER_PAGE)
     filtered = any(v for k, v in request.GET.items() if k not in ("page", "sort"))
     ctx = {"form": form, "page": page, "filtered": filtered}
     return render(request, "generations/gallery.html", ctx)

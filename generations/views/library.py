@@ -7,13 +7,14 @@ from django.shortcuts import render
 
 from generations.forms import LibraryFilterForm
 from generations.models import Generation
-from generations.views.gallery import PER_PAGE, paginate, with_favorites
+from generations.views.gallery import PER_PAGE, count_pages, paginate, with_favorites
 
 
 def my_videos(request: HttpRequest) -> HttpResponse:
     form = LibraryFilterForm(request.GET)
     qs = with_favorites(Generation.objects.alive().filter(owner=request.user).select_related("owner"), request.user)
-    page = paginate(request, form.filter(qs), PER_PAGE)
+    listing = form.filter(qs)
+    page = count_pages(paginate(request, listing, PER_PAGE), listing, PER_PAGE)
     filtered = any(v for k, v in request.GET.items() if k != "page")
     ctx = {"form": form, "page": page, "filtered": filtered}
     return render(request, "generations/my_videos.html", ctx)

@@ -117,14 +117,23 @@ def new_video(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "update_model" not in request.POST:
         form = GenerationForm(request.POST, files=request.FILES, options=options, user=request.user)
         if form.is_valid():
+            kwargs = form.create_kwargs()
+            # The same form sent again (a retried POST, or Back then Generate without scripts) opens the video it
+            # already made, charged once; say so rather than pretend a new one was queued.
+            repeat = Generation.objects.filter(owner=request.user, form_token=kwargs["form_token"]).exists()
             try:
-                gen = generation_create(user=request.user, **form.create_kwargs())
+                gen = generation_create(user=request.user, **kwargs)
             except catalog.CatalogError as exc:
                 form.add_catalog_errors(exc.errors)
             except InsufficientCredits as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, "Your video is queued. This page updates as it is made.")
+                if repeat:
+                    messages.info(request, "This form was already sent, so here is the video it made (charged once). "
+                                  "Open New video to make another.")  # fmt: skip
+                else:
+                    queued = "Your video is queued. This page updates as it is made."
+                    messages.success(request, queued, extra_tags="live")
                 return redirect("generation", pk=gen.pk)
     else:
         form = GenerationForm(options=options, initial=_initial(request, options), user=request.user)

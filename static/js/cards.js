@@ -31,7 +31,7 @@
     if (img) img.hidden = false;
   }
 
-  document.querySelectorAll("[data-preview]").forEach(function (media) {
+  function bindPreview(media) {
     var tile = media.closest(".tile");
     var trigger = tile ? tile.querySelector("[data-preview-trigger]") : null;
     media.addEventListener("pointerenter", function (e) { if (e.pointerType === "mouse") start(media); });
@@ -47,7 +47,53 @@
       trigger.addEventListener("focus", function () { start(media); });
       trigger.addEventListener("blur", function () { stop(media); });
     }
-  });
+  }
+  document.querySelectorAll("[data-preview]").forEach(bindPreview);
+
+  // Cards of videos still being made follow their status (My videos): one status.json per card every few
+  // seconds, only while something is in flight, and a ready card gets its poster and preview in place.
+  function follow(tile) {
+    fetch(tile.getAttribute("data-status-url"), { headers: { Accept: "application/json" }, credentials: "same-origin",
+      cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (d) {
+        var chip = tile.querySelector("[data-card-status]");
+        if (chip) {
+          chip.textContent = d.status_label;
+          chip.className = "chip " + d.status;
+        }
+        var placeholder = tile.querySelector("[data-card-placeholder]");
+        if (placeholder && !d.poster_url) placeholder.textContent = d.status_label;
+        if (!d.is_finished) return;
+        tile.removeAttribute("data-live-card");
+        if (d.status !== "ready") return;
+        var media = tile.querySelector(".tile-media");
+        if (d.poster_url && placeholder) {
+          var img = document.createElement("img");
+          img.src = d.poster_url;
+          img.alt = tile.querySelector(".tile-title a").textContent;
+          placeholder.replaceWith(img);
+        }
+        if (d.video_url && media) {
+          media.setAttribute("data-preview", d.video_url);
+          var link = tile.querySelector(".tile-title a");
+          if (link) link.setAttribute("data-preview-trigger", "");
+          bindPreview(media);
+        }
+      })
+      .catch(function () {});  // a blip: the next round asks again
+  }
+
+  function followAll() {
+    var live = document.querySelectorAll("[data-live-card]");
+    if (!live.length) return;
+    live.forEach(follow);
+    window.setTimeout(followAll, 4000);
+  }
+  if (document.querySelector("[data-live-card]")) window.setTimeout(followAll, 2000);
 
   // Favourites ------------------------------------------------------------------------------------------------
   document.querySelectorAll("form[data-favorite]").forEach(function (form) {

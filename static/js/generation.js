@@ -62,9 +62,10 @@
   }
 
   function apply(d) {
+    showTitle(d);
     var chip = $("[data-status-chip]");
     chip.textContent = d.status_label;
-    chip.className = "chip " + d.status;
+    chip.className = "chip chip-lg " + d.status;
     $("[data-status-label]").textContent = d.status_label;
     renderSteps(d.steps);
     elapsed = d.elapsed;
@@ -86,17 +87,93 @@
 
     finished = true;
     window.clearInterval(timer);
+    if (notifyButton) notifyButton.hidden = true;
+    notifyDone(d);
     all("[data-when-in-flight]").forEach(function (el) { el.hidden = true; });
     $("[data-progress]").hidden = true;
     all("[data-when-finished]").forEach(function (el) { el.hidden = false; });
+    // "Your video is queued…" was true when the page loaded; it no longer is.
+    all("[data-live-message]").forEach(function (el) { el.remove(); });
+    showFinished(d);
     if (d.status === "ready") {
       showPlayer(d);
     } else {
       $("[data-failure]").hidden = false;
-      $("[data-failure-title]").textContent = d.status === "canceled" ? "Canceled." : "This video could not be made.";
-      $("[data-failure-text]").textContent = d.error;
+      var canceled = d.status === "canceled";
+      $("[data-failure-title]").textContent = canceled ? d.error || "Canceled." : "This video could not be made.";
+      $("[data-failure-text]").textContent = canceled ? "" : d.error;
       $("[data-refund]").hidden = !d.refunded;
     }
+  }
+
+  // The settings list: finished time, resolution and size, as the page would show them after a reload.
+  function showFinished(d) {
+    var finishedEl = $("[data-finished]");
+    if (finishedEl && d.finished_at) {
+      finishedEl.textContent = "";
+      var time = document.createElement("time");
+      time.setAttribute("datetime", d.finished_at);
+      time.textContent = d.finished_label;
+      var took = document.createElement("span");
+      took.className = "muted";
+      took.textContent = "(" + fmt(d.elapsed) + ")";
+      finishedEl.append(time, " ", took);
+    }
+    [["[data-resolution]", "[data-resolution-row]", d.resolution], ["[data-file-size]", "[data-size-row]", d.file_size]]
+      .forEach(function (f) {
+        var el = $(f[0]);
+        if (!el) return;
+        el.textContent = f[2];
+        all(f[1]).forEach(function (row) { row.hidden = !f[2]; });
+      });
+  }
+
+  // Tab title: progress while in flight, the outcome once finished, so a background tab tells the story -----------
+  var baseTitle = document.title;
+  function showTitle(d) {
+    var prefix;
+    if (d.status === "ready") prefix = "\u2713 Ready";
+    else if (d.is_finished) prefix = "\u2717 " + d.status_label;
+    else if (d.needs_attention) prefix = "\u26a0 " + d.status_label;
+    else prefix = Math.min(99, Math.round((100 * d.elapsed) / Math.max(d.estimate, 1))) + "% " + d.status_label;
+    document.title = prefix + " \u00b7 " + baseTitle;
+  }
+
+  // Opt-in browser notification when the video is ready or fails (remembered for the next videos) ---------------
+  var NOTIFY_KEY = "notify-when-done";
+  var notifyButton = $("[data-notify]");
+  function notifyWanted() {
+    try { return localStorage.getItem(NOTIFY_KEY) === "1" && Notification.permission === "granted"; }
+    catch (e) { return false; }
+  }
+  function showNotifyButton() {
+    var on = notifyWanted();
+    notifyButton.setAttribute("aria-pressed", on ? "true" : "false");
+    notifyButton.textContent = on ? "You will be notified" : "Notify me when it is done";
+  }
+  if (notifyButton && "Notification" in window && Notification.permission !== "denied") {
+    notifyButton.hidden = false;
+    showNotifyButton();
+    notifyButton.addEventListener("click", function () {
+      if (notifyWanted()) {
+        try { localStorage.removeItem(NOTIFY_KEY); } catch (e) { /* nothing to forget */ }
+        showNotifyButton();
+        return;
+      }
+      Notification.requestPermission().then(function (permission) {
+        if (permission === "granted") {
+          try { localStorage.setItem(NOTIFY_KEY, "1"); } catch (e) { /* this page only */ }
+        }
+        if (permission === "denied") notifyButton.hidden = true;
+        showNotifyButton();
+      });
+    });
+  }
+  function notifyDone(d) {
+    if (!("Notification" in window) || !notifyWanted()) return;
+    var body = d.status === "ready" ? "Your video is ready." : d.status_label + (d.error ? ": " + d.error : ".");
+    var note = new Notification(baseTitle, { body: body, tag: url });
+    note.onclick = function () { window.focus(); note.close(); };
   }
 
   function poll() {

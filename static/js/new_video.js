@@ -91,9 +91,10 @@
         if (routeEl) routeEl.textContent = d.account;
         if (whyEl) whyEl.textContent = d.why;
         nowEl.textContent = d.balance;
-        afterEl.textContent = d.balance_after;
+        afterEl.textContent = d.enough ? d.balance_after : "Not enough credits";
         if (topBalance) topBalance.textContent = d.balance;
-        errorEl.textContent = d.enough ? "" : "Not enough credits for this video: you have " + d.balance + ".";
+        errorEl.textContent = d.enough ? "" :
+          "Not enough credits for this video: it costs " + d.cost + " and you have " + d.balance + ".";
       })
       .catch(function (err) {
         if (err.name !== "AbortError") errorEl.textContent = "Could not update the price; it is checked again when you submit.";
@@ -171,6 +172,15 @@
     toggle();
   }
 
+  // Ctrl+Enter (Cmd+Enter on a Mac) anywhere in the form: Generate -----------------------------------------------
+  form.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !submit) return;
+    event.preventDefault();
+    if (form.requestSubmit) form.requestSubmit(submit);
+    else submit.click();
+  });
+  if (submit) submit.title = "Ctrl+Enter (⌘+Enter on a Mac)";
+
   // Double-click safety on top of the form token: one click sends one request --------------------------------
   form.addEventListener("submit", function (event) {
     var by = event.submitter;
@@ -185,7 +195,19 @@
       submit.textContent = "Submitting…";
     }
   });
-  window.addEventListener("pageshow", function () {
+  // Back to this page after sending it (from the browser's page cache or history): whatever is changed and sent
+  // now is a new video, so it gets a new form token. The token still stops a double-click from charging twice.
+  function freshToken() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+  window.addEventListener("pageshow", function (event) {
+    var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    if (event.persisted || (nav && nav.type === "back_forward")) form.elements.form_token.value = freshToken();
     delete form.dataset.sent;
     if (submit) {
       submit.disabled = false;

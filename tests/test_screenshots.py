@@ -1,0 +1,117 @@
+"""Every page at 1280 px and 390 px, light and dark, with portrait, square and landscape videos in the grids.
+
+The PNGs go to $TEST_ARTIFACTS/screenshots/all/<page>-<width>-<theme>.png for people to look at (CI keeps them).
+What was seen and fixed stays fixed by the layout assertions: no horizontal scrolling on a phone, cards of one
+row of the same height, no script error or CSP violation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from generations.models import Generation
+from tests.fixtures_browser import CHROMIUM, SHOTS, Session
+
+S = Generation.Status
+OUT = SHOTS / "all"
+WIDTHS = (1280, 390)
+THEMES = ("light", "dark")
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium on this machine"),
+]
+
+EVEN_ROWS = """() => {
+  const rows = {};
+  for (const t of document.querySelectorAll('.tile')) {
+    const r = t.getBoundingClientRect();
+    (rows[Math.round(r.top)] = rows[Math.round(r.top)] || []).push(r.height);
+  }
+  return Object.values(rows).every(h => Math.max(...h) - Math.min(...h) < 1);
+}"""
+
+
+def _shoot(session: Session, path: str, name: str, status: int = 200) -> None:
+    page = session.page
+    for theme in THEMES:
+        page.emulate_media(color_scheme=theme)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            response = page.goto(path, wait_until="load")  # not "networkidle": a player may keep streaming
+            assert response is not None and response.status == status, f"{path}: {response and response.status}"
+            page.wait_for_function("() => [...document.images].every(i => i.complete)")
+            OUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUT / f"{name}-{width}-{theme}.png"), full_page=True)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} at {width} px ({theme}) scrolls sideways by {overflow} px"
+            assert page.evaluate(EVEN_ROWS), f"{name} at {width} px: uneven cards in a row"
+    assert session.errors == [], session.errors
+    csp = [m for m in session.console if "Content Security Policy" in m or "Refused to" in m]
+    assert csp == [], csp
+
+
+def test_every_page_at_two_widths_in_light_and_dark(
+    browser: Any, live_server: Any, alice: Any, bob: Any, admin_user: Any, credentials: Any, media_root: Path,
+    ready_video: Any, make_generation: Any,
+) -> None:  # fmt: skip
+    now = timezone.now()
+    shapes = [("9:16", (180, 320)), ("1:1", (240, 240)), ("16:9", (320, 180))]
+    prompts = [
+        "A tall waterfall in a mossy canyon, seen from below as mist drifts across the frame",
+        "A bowl of ramen, steam rising",
+        "A night train crossing a snowy bridge, windows glowing, a long prompt that wraps onto several lines "
+        "to show how a long title is clamped in the card without stretching it",
+    ]
+    ready = []
+    for i, ((ratio, size), prompt) in enumerate(zip(shapes * 2, prompts * 2, strict=True)):
+        owner = alice if i % 2 else bob
+        ready.append(ready_video(owner, size=size, aspect_ratio=ratio, prompt=prompt, duration=5 + 5 * (i % 2),
+                                 created_at=now - timedelta(minutes=i)))  # fmt: skip
+    queued = make_generation(alice, status=S.RUNNING, prompt="A hot air balloon rising at dawn", created_at=now)
+    failed = make_generation(alice, status=S.FAILED, error="Kling refused the prompt under its content policy.",
+                             submitted_at=now, running_at=now)  # fmt: skip
+    portrait = ready[0]
+
+    member = Session(browser, live_server.url, alice)
+    pages = [
+        ("/", "gallery"),
+        ("/?q=nothing+matches+this", "gallery-empty"),
+        ("/videos/", "my-videos"),
+        ("/new/", "new-video"),
+        (f"/new/?model={credentials['kling'].pk}:kling:kling-v3", "new-video-kling-v3"),
+        (f"/videos/{portrait.pk}/", "video-portrait"),
+        (f"/videos/{ready[2].pk}/", "video-landscape"),
+        (f"/videos/{queued.pk}/", "video-in-progress"),
+        (f"/videos/{failed.pk}/", "video-failed"),
+        ("/credits/", "credits"),
+        ("/accounts/password_change/", "password-change"),
+    ]
+    for path, name in pages:
+        _shoot(member, path, name)
+    _shoot(member, "/no-such-page/", "not-found", status=404)
+    member.close()
+
+    anonymous = Session(browser, live_server.url, None)
+    _shoot(anonymous, "/accounts/login/", "login")
+    anonymous.close()
+
+    admin = Session(browser, live_server.url, admin_user)
+    for path, name in [
+        ("/admin/", "admin-index"),
+        ("/admin/auth/user/", "admin-members"),
+        (f"/admin/generations/providercredential/{credentials['kling'].pk}/change/", "admin-credential"),
+        ("/admin/generations/generation/", "admin-generations"),
+        ("/admin/generations/price/", "admin-prices"),
+        ("/admin/generations/price/grid/", "admin-price-grid"),
+        (f"/admin/auth/user/{alice.pk}/take-back-credits/", "admin-take-back"),
+        ("/admin/generations/creditentry/", "admin-ledger"),
+    ]:
+        _shoot(admin, path, name)
+    admin.close()
