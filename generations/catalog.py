@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generations.params import parse_int
+
 PROMPT_MAX = 2500
 SHOT_PROMPT_MAX = 512
 MAX_SHOTS = 6
@@ -387,10 +389,11 @@ def _shots(r: _Reader, total: int) -> tuple[Shot, ...]:
         if len(text.strip()) > SHOT_PROMPT_MAX:
             r.errors["shots"] = f"Shot {i} prompt is {len(text.strip())} characters; the limit is {SHOT_PROMPT_MAX}."
             return ()
-        if isinstance(seconds, bool) or not str(seconds).strip().isdigit() or int(str(seconds).strip()) < 1:
+        number = parse_int(seconds) if isinstance(seconds, str | int) else None
+        if number is None or number < 1:
             r.errors["shots"] = f"Shot {i} duration must be a whole number of seconds, at least 1."
             return ()
-        shots.append(Shot(" ".join(text.split()), int(str(seconds).strip())))
+        shots.append(Shot(" ".join(text.split()), number))
     if sum(s.duration for s in shots) != total:
         r.errors["shots"] = f"Shot durations add up to {sum(s.duration for s in shots)} s; they must equal {total} s."
         return ()

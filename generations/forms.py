@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from generations import catalog
 from generations.models import Generation, ProviderCredential
+from generations.params import parse_int
+from kling_site.badinput import BoundedDateField
 
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
@@ -42,8 +44,8 @@ def model_value(cred_id: int | None, key: str) -> str:
 def parse_model_value(value: str) -> tuple[int | None, catalog.ModelSpec]:
     """``"7:mulerun:kling-v2.6"`` or a bare catalog key; raises CatalogError for anything else."""
     head, _, rest = (value or "").partition(":")
-    if head.isdigit() and rest:
-        return int(head), catalog.get_model(rest)
+    if parse_int(head) is not None and rest:
+        return parse_int(head), catalog.get_model(rest)
     return None, catalog.get_model(value or "")
 
 
@@ -290,8 +292,8 @@ class GalleryFilterForm(forms.Form):
         label="Mode", required=False, choices=[("", "Any mode"), *catalog.MODE_LABELS.items()]
     )
     duration = forms.TypedChoiceField(label="Duration", required=False, coerce=int, empty_value=None)
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = BoundedDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = BoundedDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favorites = forms.BooleanField(label="Favourites only", required=False)
     sort = forms.ChoiceField(
         label="Sort", required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first")]
