@@ -4,17 +4,25 @@ django-rq's views index a list with the number in the URL (``queues/9/`` raised 
 page needs rq-scheduler, which we do not install (the worker schedules with RQ's own scheduler). These patterns
 sit in front of django-rq's own under ``/admin/django_rq/dashboard/``: their converters match only numbers that
 name nothing, so every real page still falls through to django-rq, and staff see a 404 for the rest.
+
+The bulk-action pages redirect to the Referer header or a posted ``next_url``; django-rq hands either to
+``redirect()``, which treats a word without a slash as a view name (``NoReverseMatch``, a 500) and would follow
+any other host. They get only a local path here, else django-rq's own default (the queue's job list).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, register_converter
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_rq import views as rq_views
 from django_rq.connection_utils import get_unique_connection_configs
 from django_rq.queues import get_queues_list
+from rq.exceptions import NoSuchJobError
 
 PREFIX = "django_rq/dashboard/"  # included under admin/
 
@@ -54,6 +62,38 @@ def _missing(request: HttpRequest, **kwargs: Any) -> HttpResponse:
     raise Http404("No such queue, worker list or scheduler.")
 
 
+def _local(request: HttpRequest, url: str) -> bool:
+    return url.startswith("/") and url_has_allowed_host_and_scheme(url, {request.get_host()})
+
+
+def _with_local_next(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def wrapped(request: HttpRequest, queue_index: int) -> HttpResponse:
+        request.current_app = admin.site.name  # django-rq reverses its URLs in the admin's namespace
+        if not _local(request, request.META.get("HTTP_REFERER", "")):
+            request.META.pop("HTTP_REFERER", None)
+        if "next_url" in request.POST and not _local(request, request.POST["next_url"]):
+            post = request.POST.copy()
+            del post["next_url"]
+            request.POST = post  # type: ignore[misc]
+        return view(request, queue_index)
+
+    return admin.site.admin_view(wrapped)
+
+
+def _missing_job_is_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """django-rq's job and worker pages fail on an id that names nothing or is malformed (NoSuchJobError,
+    ``assert worker``, ValueError from RQ's id checks)."""
+
+    def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        request.current_app = admin.site.name
+        try:
+            return view(request, **kwargs)
+        except (NoSuchJobError, AssertionError, ValueError) as exc:
+            raise Http404("No such job or worker.") from exc
+
+    return admin.site.admin_view(wrapped)
+
+
 _view = admin.site.admin_view(_missing)  # anonymous visitors still get the admin login, as for any admin URL
 
 urlpatterns = [
@@ -61,9 +101,23 @@ urlpatterns = [
     path(PREFIX + "queues/<missing_queue:index>/<path:rest>", _view),
     path(PREFIX + "queues/confirm-action/<missing_queue:index>/", _view),
     path(PREFIX + "queues/actions/<missing_queue:index>/", _view),
+    path(PREFIX + "queues/confirm-action/<int:queue_index>/", _with_local_next(rq_views.confirm_action)),
+    path(PREFIX + "queues/actions/<int:queue_index>/", _with_local_next(rq_views.actions)),
     path(PREFIX + "workers/<missing_queue:index>/", _view),
     path(PREFIX + "workers/<missing_queue:index>/<path:rest>", _view),
     path(PREFIX + "cron-schedulers/<missing_connection:index>/<path:rest>", _view),
+    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/", _missing_job_is_404(rq_views.job_detail)),
+    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/delete/", _missing_job_is_404(rq_views.delete_job)),
+    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/requeue/", _missing_job_is_404(rq_views.requeue_job_view)),
+    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/enqueue/", _missing_job_is_404(rq_views.enqueue_job)),
+    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/stop/", _missing_job_is_404(rq_views.stop_job)),
+    path(
+        PREFIX + "queues/<int:queue_index>/<str:job_id>/results/<str:result_id>/",
+        _missing_job_is_404(rq_views.result_detail),
+    ),
+    path(PREFIX + "workers/<int:queue_index>/<str:key>/", _missing_job_is_404(rq_views.worker_details)),
+    # The dashboard is an admin "model" without a table: its history page would query one.
+    path(PREFIX + "<path:object_id>/history/", _view),
     # rq-scheduler is not installed, so no scheduler page can work (django-rq hides its link for the same reason).
     path(PREFIX + "schedulers/<int:index>/", _view),
 ]
