@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, register_converter
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_rq import stats_views
 from django_rq import views as rq_views
 from django_rq.connection_utils import get_unique_connection_configs
 from django_rq.queues import get_queues_list
@@ -97,6 +99,9 @@ def _missing_job_is_404(view: Callable[..., HttpResponse]) -> Callable[..., Http
 _view = admin.site.admin_view(_missing)  # anonymous visitors still get the admin login, as for any admin URL
 
 urlpatterns = [
+    # Monitoring reads queue statistics with RQ_API_TOKEN (a bearer header) and no session: django-rq checks the
+    # token (or a staff session) itself, so the site's login-required default must let the request reach it.
+    path(PREFIX + "stats.json", login_not_required(stats_views.stats_json)),
     path(PREFIX + "queues/<missing_queue:index>/", _view),
     path(PREFIX + "queues/<missing_queue:index>/<path:rest>", _view),
     path(PREFIX + "queues/confirm-action/<missing_queue:index>/", _view),
