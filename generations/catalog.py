@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from generations.params import parse_int
+from generations.params import has_control_characters, parse_int
 
 PROMPT_MAX = 2500
 SHOT_PROMPT_MAX = 512
@@ -237,7 +237,7 @@ class _Reader:
             self.errors[name] = f"{label or name} must be text."
             return ""
         value = value.replace("\r\n", "\n").strip()
-        if any(ord(c) < 32 and c not in "\n\t" for c in value) or "\x7f" in value:
+        if has_control_characters(value):
             self.errors[name] = f"{label or name} contains control characters."
         elif len(value) > limit:
             self.errors[name] = f"{label or name} is {len(value)} characters; the limit is {limit}."
@@ -385,6 +385,9 @@ def _shots(r: _Reader, total: int) -> tuple[Shot, ...]:
         seconds = item.get("duration")
         if not isinstance(text, str) or not text.strip():
             r.errors["shots"] = f"Shot {i} needs a prompt."
+            return ()
+        if has_control_characters(text):
+            r.errors["shots"] = f"Shot {i} prompt contains control characters."
             return ()
         if len(text.strip()) > SHOT_PROMPT_MAX:
             r.errors["shots"] = f"Shot {i} prompt is {len(text.strip())} characters; the limit is {SHOT_PROMPT_MAX}."

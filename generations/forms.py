@@ -13,10 +13,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from generations import catalog
+from generations.media.fetch import public_url_problem
 from generations.models import Generation, ProviderCredential
 from generations.params import parse_int
 from kling_site.badinput import BoundedDateField
@@ -191,6 +192,10 @@ class GenerationForm(forms.Form):
             catalog.validate(self.spec.key, self.params)
         except catalog.CatalogError as exc:
             self.add_catalog_errors(exc.errors)
+        for name in ("image_url", "tail_image_url"):  # the downloader's rule: no private or local addresses
+            problem = public_url_problem(self.params[name]) if self.params.get(name) else None
+            if problem and not self.has_error(name):
+                self.add_error(name, problem)
         return data
 
     def _params(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,7 +306,15 @@ class GalleryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        # Only people with a video in the team's gallery, by the name the cards show: listing every account gave
+        # an attacker the usernames to try passwords on (the superuser included).
+        shared = Generation.objects.alive().filter(
+            owner=OuterRef("pk"), status=S.READY, visibility=Generation.Visibility.TEAM
+        )
+        self.fields["member"].queryset = (
+            get_user_model().objects.filter(is_active=True).filter(Exists(shared))
+            .order_by("first_name", "last_name", "username")
+        )
         self.fields["model"].choices = _model_choices()
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]
