@@ -11,6 +11,7 @@ admin.site.login_form = accounts.AdminLoginForm
 
 urlpatterns = [
     path("accounts/login/", accounts.login_view, name="login"),
+    path("accounts/password_reset/", accounts.password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),

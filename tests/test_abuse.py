@@ -72,3 +72,44 @@ def test_the_gallery_member_filter_lists_only_people_with_shared_videos(
     options = re.findall(r"<option[^>]*>(.*?)</option>", select.group(0))
     assert options == ["Anyone", "Bob"], options
     assert "admin" not in select.group(0) and "charlie" not in select.group(0).lower()
+
+
+# --- password reset and password spraying ---------------------------------------------------------------------------
+
+
+def test_password_reset_mails_are_limited_per_address_with_the_same_answer(alice: Any, mailoutbox: Any) -> None:
+    from django.conf import settings
+
+    client = Client()
+    answers = set()
+    for _ in range(5):
+        response = client.post("/accounts/password_reset/", {"email": alice.email})
+        answers.add((response.status_code, response["Location"]))
+    for _ in range(5):
+        response = client.post("/accounts/password_reset/", {"email": "nobody@example.com"})
+        answers.add((response.status_code, response["Location"]))
+    assert answers == {(302, "/accounts/password_reset/done/")}, answers
+    assert 1 <= len(mailoutbox) <= settings.PASSWORD_RESET_LIMIT_PER_EMAIL
+
+
+def test_password_reset_mails_are_limited_per_ip_across_addresses(db: None, settings: Any, mailoutbox: Any) -> None:
+    from tests.conftest import make_member
+
+    settings.PASSWORD_RESET_LIMIT_PER_IP = 4
+    for n in range(8):
+        make_member(f"member{n}")
+        Client().post("/accounts/password_reset/", {"email": f"member{n}@example.com"})
+    assert len(mailoutbox) == 4
+
+
+def test_one_guess_on_many_accounts_from_one_address_is_throttled(alice: Any, settings: Any) -> None:
+    settings.LOGIN_IP_FAILURE_LIMIT = 6
+    client = Client()
+    for n in range(6):  # password spraying: one guess per username, never the same username twice
+        response = client.post("/accounts/login/", {"username": f"user{n}", "password": "Summer2026!"})
+        assert response.status_code == 200
+    response = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
+    assert response.status_code == 200 and "Too many failed logins" in response.content.decode()
+    other = Client(REMOTE_ADDR="10.9.8.7")  # another address is not affected
+    response = other.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
+    assert response.status_code == 302
