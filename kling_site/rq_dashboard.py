@@ -56,6 +56,22 @@ class MissingConnection(_MissingIndex):
         return len(get_unique_connection_configs())
 
 
+class JobId:
+    """A job id, but not the names of a queue's own pages (``queues/0/failed/`` is a list, not job "failed")."""
+
+    regex = "[^/]+"
+    PAGES = frozenset({"details", "finished", "failed", "scheduled", "started", "deferred", "empty", "requeue-all"})
+
+    def to_python(self, value: str) -> str:
+        if value in self.PAGES:
+            raise ValueError("a queue page: django-rq's own view answers")
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(JobId, "job_id")
 register_converter(MissingQueue, "missing_queue")
 register_converter(MissingConnection, "missing_connection")
 
@@ -111,13 +127,13 @@ urlpatterns = [
     path(PREFIX + "workers/<missing_queue:index>/", _view),
     path(PREFIX + "workers/<missing_queue:index>/<path:rest>", _view),
     path(PREFIX + "cron-schedulers/<missing_connection:index>/<path:rest>", _view),
-    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/", _missing_job_is_404(rq_views.job_detail)),
-    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/delete/", _missing_job_is_404(rq_views.delete_job)),
-    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/requeue/", _missing_job_is_404(rq_views.requeue_job_view)),
-    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/enqueue/", _missing_job_is_404(rq_views.enqueue_job)),
-    path(PREFIX + "queues/<int:queue_index>/<str:job_id>/stop/", _missing_job_is_404(rq_views.stop_job)),
+    path(PREFIX + "queues/<int:queue_index>/<job_id:job_id>/", _missing_job_is_404(rq_views.job_detail)),
+    path(PREFIX + "queues/<int:queue_index>/<job_id:job_id>/delete/", _missing_job_is_404(rq_views.delete_job)),
+    path(PREFIX + "queues/<int:queue_index>/<job_id:job_id>/requeue/", _missing_job_is_404(rq_views.requeue_job_view)),
+    path(PREFIX + "queues/<int:queue_index>/<job_id:job_id>/enqueue/", _missing_job_is_404(rq_views.enqueue_job)),
+    path(PREFIX + "queues/<int:queue_index>/<job_id:job_id>/stop/", _missing_job_is_404(rq_views.stop_job)),
     path(
-        PREFIX + "queues/<int:queue_index>/<str:job_id>/results/<str:result_id>/",
+        PREFIX + "queues/<int:queue_index>/<job_id:job_id>/results/<str:result_id>/",
         _missing_job_is_404(rq_views.result_detail),
     ),
     path(PREFIX + "workers/<int:queue_index>/<str:key>/", _missing_job_is_404(rq_views.worker_details)),
