@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generations.params import has_control_characters, parse_int
+
 PROMPT_MAX = 2500
 SHOT_PROMPT_MAX = 512
 MAX_SHOTS = 6
@@ -249,7 +251,7 @@ class _Reader:
             self.errors[name] = f"{label or name} must be text."
             return ""
         value = value.replace("\r\n", "\n").strip()
-        if any(ord(c) < 32 and c not in "\n\t" for c in value) or "\x7f" in value:
+        if has_control_characters(value):
             self.errors[name] = f"{label or name} contains control characters."
         elif len(value) > limit:
             self.errors[name] = f"{label or name} is {len(value)} characters; the limit is {limit}."
@@ -399,13 +401,17 @@ def _shots(r: _Reader, total: int) -> tuple[Shot, ...]:
         if not isinstance(text, str) or not text.strip():
             r.errors["shots"] = f"Shot {i} needs a prompt."
             return ()
+        if has_control_characters(text):
+            r.errors["shots"] = f"Shot {i} prompt contains control characters."
+            return ()
         if len(text.strip()) > SHOT_PROMPT_MAX:
             r.errors["shots"] = f"Shot {i} prompt is {len(text.strip())} characters; the limit is {SHOT_PROMPT_MAX}."
             return ()
-        if isinstance(seconds, bool) or not str(seconds).strip().isdigit() or int(str(seconds).strip()) < 1:
+        number = parse_int(seconds) if isinstance(seconds, str | int) else None
+        if number is None or number < 1:
             r.errors["shots"] = f"Shot {i} duration must be a whole number of seconds, at least 1."
             return ()
-        shots.append(Shot(" ".join(text.split()), int(str(seconds).strip())))
+        shots.append(Shot(" ".join(text.split()), number))
     if sum(s.duration for s in shots) != total:
         r.errors["shots"] = f"Shot durations add up to {sum(s.duration for s in shots)} s; they must equal {total} s."
         return ()

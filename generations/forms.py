@@ -13,14 +13,16 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations import catalog, image_fields, labels
 from generations.media import images
+from generations.media.fetch import public_url_problem
 from generations.models import Favorite, Generation, MemberSettings
 from generations.services import routing
+from kling_site.badinput import BoundedDateField
 
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
@@ -217,6 +219,11 @@ class GenerationForm(forms.Form):
             self.choice = routing.candidates(self.offer, self.params, pin=routing.Pin(account=data.get("account")))[0]
         except catalog.CatalogError as exc:
             self.add_catalog_errors(exc.errors)
+        for name in ("image_url", "tail_image_url"):  # the downloader's rule: no private or local addresses
+            typed = self.params.get(name) or ""
+            problem = public_url_problem(typed) if typed and not images.stored_name(typed) else None
+            if problem and not self.has_error(name):
+                self.add_error(name, problem)
         return data
 
     def _params(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,8 +338,8 @@ class GalleryFilterForm(forms.Form):
         label="Mode", required=False, choices=[("", "Any mode"), *catalog.MODE_LABELS.items()]
     )
     duration = forms.TypedChoiceField(label="Duration", required=False, coerce=int, empty_value=None)
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = BoundedDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = BoundedDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favorites = forms.BooleanField(label="Favourites only", required=False)
     aspect_ratio = forms.ChoiceField(
         label="Shape", required=False, choices=[("", "Any shape"), *labels.ASPECT_LABELS.items()]
@@ -343,7 +350,15 @@ class GalleryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        # Only people with a video in the team's gallery, by the name the cards show: listing every account gave
+        # an attacker the usernames to try passwords on (the superuser included).
+        shared = Generation.objects.alive().filter(
+            owner=OuterRef("pk"), status=S.READY, visibility=Generation.Visibility.TEAM
+        )
+        self.fields["member"].queryset = (
+            get_user_model().objects.filter(is_active=True).filter(Exists(shared))
+            .order_by("first_name", "last_name", "username")
+        )
         self.fields["model"].choices = _model_choices()
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: NUL bytes and non-UTF-8 bodies are a 400 before anything reads them (kling_site/badinput.py).
+    "kling_site.badinput.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -221,6 +223,11 @@ def _client_ip(request: Any) -> str | None:
 
 
 AXES_CLIENT_IP_CALLABLE = _client_ip
+# Failed logins per client IP across all usernames (password spraying), per 15 minutes (kling_site/accounts.py).
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", 30)
+# Password reset mails per address and per client IP, per hour.
+PASSWORD_RESET_LIMIT_PER_EMAIL = env.int("PASSWORD_RESET_LIMIT_PER_EMAIL", 3)
+PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", 10)
 EMAIL_CONFIG = env.email("EMAIL_URL", "consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "kling-site@localhost")

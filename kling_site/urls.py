@@ -3,11 +3,17 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from kling_site import accounts
+
 admin.site.site_header = admin.site.site_title = "Kling Studio admin"
 admin.site.index_template = "admin/kling_index.html"
+admin.site.login_form = accounts.AdminLoginForm
 
 urlpatterns = [
+    path("accounts/login/", accounts.login_view, name="login"),
+    path("accounts/password_reset/", accounts.password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),
     path("", include("generations.urls")),
 ]

@@ -164,11 +164,11 @@ def worker_env(**extra: str) -> dict[str, str]:
 class WorkerProcess:
     """A real `manage.py rqworker` process, as the Procfile runs it."""
 
-    def __init__(self, env: dict[str, str], log: Path):
+    def __init__(self, env: dict[str, str], log: Path, queues: tuple[str, ...] = QUEUES):
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", *QUEUES, "--with-scheduler"],
+            [sys.executable, "manage.py", "rqworker", *queues, "--with-scheduler"],
             cwd=ROOT,
             env=env,
             stdout=self._fh,
@@ -192,8 +192,9 @@ class WorkerProcess:
 def worker_processes(tmp_path: Path, settings: Any) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(**extra: str) -> WorkerProcess:
-        proc = WorkerProcess(worker_env(**extra), tmp_path / f"worker-{len(started)}.log")
+    def start(*queues: str, **extra: str) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        proc = WorkerProcess(worker_env(**extra), log, tuple(queues) or QUEUES)
         started.append(proc)
         return proc
 

@@ -154,6 +154,18 @@ def _validate(url: httpx.URL, allowed: frozenset[str]) -> _Target:
     return _Target(url=url, pinned_url=pinned, host=host, ip=ip)
 
 
+def public_url_problem(url: str) -> str | None:
+    """Why the downloader would refuse ``url`` as a destination (not http(s), credentials, a private, loopback or
+    link-local address), or None. Forms check member-given URLs (start/end images, which providers fetch) with
+    this, so one rule decides what counts as public. A host name that does not resolve now is not refused here:
+    it is the provider that fetches it."""
+    try:
+        _validate(_parse(url), frozenset())
+    except DownloadError as exc:
+        return None if exc.kind == "dns" else str(exc).replace("video URL", "address")
+    return None
+
+
 def _resolve(host: str, port: int) -> list[IPAddress]:
     """Resolve once. Numeric forms (``0x7f000001``, ``2130706433``, ``127.1``) are decoded here without DNS."""
     try:

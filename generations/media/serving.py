@@ -34,7 +34,9 @@ CHUNK_SIZE = 64 * 1024
 DEFAULT_EXPIRE_SECONDS = 300
 # One "bytes=first-last" / "bytes=first-" / "bytes=-suffix" range; anything else (multi-range included) is
 # ignored and answered with the whole file, which RFC 9110 §14.2 allows.
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only (\d matches "²", which int() refuses), and at most 18 of them (no file is an exabyte;
+# int() refuses strings over 4,300 digits): anything else is no range, so the whole file.
+_RANGE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 
 
 def serve_stored_file(

@@ -187,6 +187,8 @@ def generation_favorite(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"favorite": starred})
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    # Only a local path: redirect() reads a bare word ("٣") as a view name and fails.
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    if not target.startswith("/") or not safe:
         target = reverse("generation", args=[gen.pk])
     return redirect(target)

@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from generations.forms import GalleryFilterForm
 from generations.models import Favorite, Generation
+from kling_site.badinput import int_param
 
 PER_PAGE = 24
 COUNT_CAP_PAGES = 40
@@ -42,8 +43,7 @@ class Page:
 
 
 def paginate(request: HttpRequest, qs: QuerySet[Any], per_page: int) -> Page:
-    raw = request.GET.get("page", "1")
-    number = min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+    number = int_param(request, "page", default=1, low=1, high=10_000)
     start = (number - 1) * per_page
     rows = list(qs[start : start + per_page + 1])
     return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)

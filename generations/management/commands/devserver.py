@@ -1,7 +1,8 @@
 """`make run`: the whole site on embedded defaults, in one terminal. Ctrl-C stops everything it started.
 
-Processes (honcho): web (gunicorn), worker (RQ with scheduler and sweep ticker), the provider simulator, and a
-private redis-server when none answers at REDIS_URL. Data lives under var/.
+Processes (honcho): web (gunicorn), two short-queue workers and one `long` worker (RQ with scheduler and sweep
+ticker, see WORKERS), the provider simulator, and a private redis-server when none answers at REDIS_URL. Data
+lives under var/.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from honcho.printer import Printer
 
 from generations.services.demo import demo_admin, demo_credentials, prices_seed
 from kling_site import devredis
+
+# The Procfile's worker processes, with two short-queue workers: a Segmind v1 call (minutes) only ever holds
+# `longworker`, and one submit hanging until its read timeout holds one short worker while the other goes on.
+WORKERS = [
+    ("worker1", ("default", "fetch")),
+    ("worker2", ("default", "fetch")),
+    ("longworker", ("long",)),
+]
 
 
 class Command(BaseCommand):
@@ -62,7 +71,8 @@ class Command(BaseCommand):
             "--threads 4 --timeout 60 --access-logfile -",
             env=env,
         )
-        manager.add_process("worker", f"{py} manage.py rqworker default fetch long --with-scheduler", env=env)
+        for name, queues in WORKERS:
+            manager.add_process(name, f"{py} manage.py rqworker {' '.join(queues)} --with-scheduler", env=env)
         manager.add_process(
             "simulator", f"{py} manage.py simulator --port {simulator_port} --task-seconds {task_seconds}", env=env
         )
