@@ -37,6 +37,7 @@ from generations.providers.base import (
     SubmitOutcomeUnknown,
     SubmitRequest,
     SubmitResult,
+    VideoAtLink,
 )
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
@@ -60,6 +61,9 @@ def _lease(step: str) -> timedelta:
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
 EARLY = timedelta(seconds=1.5)
+PAID_LINK_FAILED = (
+    "The provider made this video, but we could not download it from the link it gave. An admin will recover it."
+)
 UNKNOWN_SUBMIT = (
     "We could not tell whether the provider received this request, and resending it could pay for the video twice. "
     "An admin will check it with the provider."
@@ -391,6 +395,11 @@ def generation_fetch(pk: uuid.UUID) -> None:
 def _fetch_failed(gen: Generation, exc: DownloadError | InvalidVideo) -> None:
     message = getattr(exc, "message", str(exc))
     permanent = getattr(exc, "permanent", False)
+    if (permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS) and gen.spec.provider_info.synchronous:
+        # The link came from a synchronous answer: the provider billed this video, so no silent refund (and no
+        # resend). The link stays on the row for the admin.
+        _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION, error=PAID_LINK_FAILED, error_detail=message)
+        return
     if permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS:
         generation_fail(gen.pk, reason=f"We could not download the finished video: {message}", statuses={S.DOWNLOADING})
         return
@@ -453,6 +462,9 @@ def _generate_sync(gen: Generation, client: Client) -> None:
                 ):
                     return
                 got = _write_capped(chunks, tmp, _heartbeat(gen.pk))
+        except VideoAtLink as answer:
+            _link_answered(gen, answer.url)
+            return
         except SubmitOutcomeUnknown as exc:
             # Cut off before or while the body streamed: the provider may have made (and billed) the video.
             for state in (S.SUBMITTING, S.DOWNLOADING):
@@ -475,6 +487,24 @@ def _generate_sync(gen: Generation, client: Client) -> None:
             generation_fail(
                 gen.pk, reason=f"The provider sent something that is not a video: {exc}", statuses={S.DOWNLOADING}
             )
+
+
+def _link_answered(gen: Generation, url: str) -> None:
+    """The synchronous call answered with a link: the video is made and paid for; from here only the download
+    (the fetch step, with its own retries) may be repeated, never the request."""
+    now = timezone.now()
+    if _advance(
+        gen,
+        S.SUBMITTING,
+        status=S.DOWNLOADING,
+        video_url=url,
+        submitted_at=now,
+        running_at=now,
+        downloading_at=now,
+        next_run_at=now,
+        error="",
+    ):
+        schedule("fetch", gen.pk, key="0")
 
 
 def _write_capped(chunks: Any, fileobj: Any, beat: Any) -> tuple[int, str]:

@@ -62,6 +62,8 @@ class Simulator:
         self.retry_after = retry_after
         self.result_ttl = result_ttl  # Segmind v2 forgets a request this long after submission
         self.oversize_bytes = oversize_bytes
+        # Segmind v1 answers some routes with ``{"video": [{"url": …}]}`` instead of the MP4 bytes; tests switch it on.
+        self.segmind_v1_link = False
         self.public_url = public_url.rstrip("/")  # where clients reach us, if not host:port (e.g. behind Docker)
         self.tasks = TaskStore()
         self.faults = FaultBoard(faults)
