@@ -5,16 +5,22 @@ Every test ends with the ledger audited, including money against status.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from generations.models import CreditAccount, CreditEntry, Generation, ProviderCredential
 from generations.services.credits import credits_audit
+from generations.services.manage import generation_resume
+from generations.services.recovery import generations_recover
 from tests import factories
-from tests.conftest import drive
+from tests.conftest import drive, run_jobs, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("guarantee_settings")]
 S = Generation.Status
 V1 = "segmind_v1:kling-2.5-turbo"
+MULERUN = "mulerun:kling-v2.5-turbo"
 
 
 @pytest.fixture
@@ -60,3 +66,46 @@ def test_an_expired_segmind_v1_link_goes_to_an_admin_with_the_link_kept_not_refu
     assert _kinds(gen) == ["charge"]  # the provider billed it: no silent refund
     assert CreditAccount.balance_of(alice) == 500 - gen.cost
     assert ProviderCredential.objects.get(pk=gen.credential_id).last_error == ""  # not a key problem
+
+
+# --- 3. The deadline never fails a video with a task id without one last look at the provider ----------------
+def _past_deadline(gen: Generation) -> None:
+    Generation.objects.filter(pk=gen.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_resume_after_the_deadline_polls_the_task_and_delivers_the_video(alice, admin_user, sim):
+    prompt = "Lost answer [sim:create:submit_timeout]"
+    gen = factories.create(alice, MULERUN, prompt=prompt)
+    (gen,) = drive(gen)
+    assert gen.status == S.NEEDS_ATTENTION
+    _past_deadline(gen)  # admins get to such rows late
+    task = next(t for t in sim.tasks() if t.prompt == prompt)
+    generation_resume(generation=gen, actor=admin_user, task_id=task.id)
+    gen.refresh_from_db()
+    assert gen.deadline_at > timezone.now()  # a fresh deadline
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert _kinds(gen) == ["charge"]
+
+
+def test_a_video_finished_just_before_its_deadline_is_delivered_by_a_late_poll(alice, sim):
+    gen = factories.create(alice, MULERUN, prompt="Late poll")
+    run_jobs()  # submitted; the task finishes at the simulator while no poll runs
+    wait_for(lambda: all(t.phase() == "succeeded" for t in sim.tasks() if t.prompt == "Late poll"), what="task")
+    _past_deadline(gen)
+    Generation.objects.filter(pk=gen.pk).update(next_run_at=timezone.now() - timedelta(minutes=5))
+    generations_recover()  # the sweep finds it overdue and past its deadline: it must ask, not fail
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert _kinds(gen) == ["charge"]
+
+
+def test_past_its_deadline_a_task_still_running_fails_after_one_last_poll(alice, sim):
+    gen = factories.create(alice, MULERUN, prompt="Endless [sim:never]")
+    run_jobs()
+    polls = Generation.objects.get(pk=gen.pk).poll_count
+    _past_deadline(gen)
+    (gen,) = drive(gen)
+    assert gen.status == S.FAILED and "did not finish" in gen.error
+    assert gen.poll_count == polls + 1
+    assert _kinds(gen) == ["charge", "refund"]

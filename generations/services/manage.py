@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -48,6 +50,8 @@ def generation_resume(*, generation: Generation, actor: Any, task_id: str) -> No
         status=S.SUBMITTED,
         provider_task_id=task_id,
         submitted_at=now,
+        # Admins get to such rows late: the old deadline would fail the video before its first poll.
+        deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
         next_run_at=now,
         lease_until=None,
         error="",

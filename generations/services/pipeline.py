@@ -61,6 +61,8 @@ def _lease(step: str) -> timedelta:
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
 EARLY = timedelta(seconds=1.5)
+# Past its deadline, a task the provider cannot be asked about (errors) is still polled this long before it fails.
+DEADLINE_GRACE = timedelta(minutes=10)
 PAID_LINK_FAILED = (
     "The provider made this video, but we could not download it from the link it gave. An admin will recover it."
 )
@@ -278,8 +280,10 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
 def generation_poll(pk: uuid.UUID) -> None:
     """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund."""
     gen = _claim(pk, Generation.POLLING, _lease("poll"), poll_count=F("poll_count") + 1)
-    if gen is None or _deadline_passed(gen):
+    if gen is None:
         return
+    # No deadline check before this call: a task may have finished just before its deadline (or an admin resumed
+    # it long after), so the deadline only ever fails a video the provider has just said is not done.
     try:
         result = client_for(gen.credential).poll(gen.provider_task_id, spec=gen.spec)
     except ProviderError as exc:
@@ -288,6 +292,9 @@ def generation_poll(pk: uuid.UUID) -> None:
             generation_fail(
                 gen.pk, reason="The provider no longer knows this task.", detail=exc.body, statuses=Generation.POLLING
             )
+            return
+        if timezone.now() >= gen.deadline_at + DEADLINE_GRACE:  # the provider cannot be asked; bounded wait
+            generation_fail(gen.pk, reason=deadline_message(gen), detail=exc.body, statuses=Generation.POLLING)
             return
         delay = backoff(gen.poll_count, exc.retry_after)
         if _advance(
@@ -321,6 +328,9 @@ def generation_poll(pk: uuid.UUID) -> None:
             detail=str(result.raw)[:8000],
             statuses=Generation.POLLING,
         )
+    elif now >= gen.deadline_at:  # the provider has just said it is not done, and time is up
+        detail = str(result.raw)[:8000]
+        generation_fail(gen.pk, reason=deadline_message(gen), detail=detail, statuses=Generation.POLLING)
     else:
         status = S.RUNNING if result.state == "running" else gen.status
         delay = backoff(gen.poll_count, result.retry_after)

@@ -38,7 +38,8 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     )
     done: Counter[str] = Counter()
     for gen in overdue:
-        if gen.status in (S.QUEUED, S.SUBMITTED, S.RUNNING) and now >= gen.deadline_at:
+        # Only a row that was never sent fails here; one with a task id gets a poll, which asks the provider first.
+        if gen.status == S.QUEUED and now >= gen.deadline_at:
             generation_fail(
                 gen.pk, reason=deadline_message(gen), statuses={gen.status}
             )
