@@ -72,6 +72,29 @@ def _bound(form_class: type[forms.Form], request: HttpRequest) -> forms.Form:
     return form_class(request.POST if "apply" in request.POST else None)
 
 
+class ChangedFieldsOnlyAdmin(admin.ModelAdmin):
+    """A change form writes only the columns the admin changed.
+
+    Django's default save writes back every column as it was loaded, so a worker's move in between (a refund,
+    a stored file, a recorded error, a new password) would be undone. Fields in ``never_saved`` (status, lease,
+    file, balance...) are never written from a form, whatever it posts.
+    """
+
+    never_saved: tuple[str, ...] = ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        columns = {f.name for f in obj._meta.concrete_fields}
+        wanted = [*form.changed_data, *getattr(form, "extra_saved_fields", ())]
+        fields = [n for n in dict.fromkeys(wanted) if n in columns and n not in self.never_saved]
+        if fields:
+            if "updated_at" in columns:
+                fields.append("updated_at")
+            obj.save(update_fields=fields)
+        return None
+
+
 # --- Users and credits ----------------------------------------------------------------------------------------
 
 
@@ -94,10 +117,11 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ChangedFieldsOnlyAdmin, BaseUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_active", "is_staff", "balance", "last_login")
     actions = ["grant_credits"]
     readonly_fields = ("balance", "recent_credits")
+    never_saved = ("password",)  # changed only through the password form, which saves it alone
     # Credits right after the name: it is what admins of this site open a user for most often.
     fieldsets = (
         *BaseUserAdmin.fieldsets[:2],
@@ -246,6 +270,7 @@ class ProviderCredentialForm(forms.ModelForm):
         self.fields["access_key"].help_text = "Kling official API only." + keep
         self.fields["secret_key"].help_text = "Kling official API only." + keep
         self.new_secrets: dict[str, str] | None = None
+        self.extra_saved_fields: tuple[str, ...] = ()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -271,11 +296,12 @@ class ProviderCredentialForm(forms.ModelForm):
         if self.new_secrets:
             self.instance.set_secrets(self.new_secrets)
             self.instance.last_error = ""
+            self.extra_saved_fields = ("secrets_encrypted", "secret_hint", "last_error")
         return super().save(commit)
 
 
 @admin.register(ProviderCredential)
-class ProviderCredentialAdmin(admin.ModelAdmin):
+class ProviderCredentialAdmin(ChangedFieldsOnlyAdmin):
     form = ProviderCredentialForm
     change_form_template = "admin/generations/providercredential/change_form.html"
     list_display = (
@@ -286,6 +312,7 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
     search_fields = ("label",)
     actions = ["test_connection", "enable", "disable"]
     readonly_fields = ("masked_secret", "last_error", "last_error_at", "last_checked_at", "created_at")
+    never_saved = ("last_error_at", "last_checked_at", "created_at")
     fieldsets = (
         (None, {"fields": ("provider", "label", "base_url", "is_active", "priority")}),
         ("Secrets (write-only)", {"fields": ("masked_secret", "api_key", "access_key", "secret_key")}),
@@ -373,7 +400,7 @@ class ProviderFilter(_CatalogFilter):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ChangedFieldsOnlyAdmin):
     list_display = ("short_title", "status", "owner", "model", "cost", "created_at", "provider_status", "short_error")
     list_filter = ("status", ProviderFilter, ModelFilter, "owner")
     search_fields = ("prompt", "=provider_task_id", "=external_id")
@@ -399,8 +426,10 @@ class GenerationAdmin(admin.ModelAdmin):
         ("File", {"fields": ("video", "poster", "file_size", "video_duration", "width", "height", "has_audio")}),
     )  # fmt: skip
 
+    # Only visibility is editable: status, lease, file, money and provider data change through services alone.
+    never_saved = tuple(f.name for f in Generation._meta.concrete_fields if f.name not in ("visibility", "updated_at"))
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Only visibility is editable: status, money and provider data change through services alone.
         names = [f for _title, opts in self.fieldsets for f in opts["fields"]]
         return [f for f in names if f != "visibility"]
 
