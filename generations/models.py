@@ -236,6 +236,9 @@ class Generation(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     # A job working on this row holds it until then (heartbeats extend it); expired = the job died.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The fencing token of the claim that holds the lease: every write that ends a step checks it, so a step
+    # that lost its lease (and was claimed again) changes nothing.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
     deadline_at = models.DateTimeField()
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -5,12 +5,17 @@ Every test ends with the ledger audited, including money against status.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connections
 from django.utils import timezone
 
 from generations.models import CreditAccount, CreditEntry, Generation, ProviderCredential
+from generations.services import pipeline
 from generations.services.credits import credits_audit
 from generations.services.manage import generation_resume
 from generations.services.recovery import generations_recover
@@ -109,3 +114,104 @@ def test_past_its_deadline_a_task_still_running_fails_after_one_last_poll(alice,
     assert gen.status == S.FAILED and "did not finish" in gen.error
     assert gen.poll_count == polls + 1
     assert _kinds(gen) == ["charge", "refund"]
+
+
+# --- 4 and 5. Leases: kept alive through every long phase, and fenced -------------------------------------------
+class Paused:
+    """Run one job step in a worker thread that stops at a checkpoint (a network call or a storage write)."""
+
+    def __init__(self, monkeypatch, point: str, step, pk):
+        self.point, self.reached, self.go = point, threading.Event(), threading.Event()
+        real = pipeline.checkpoint
+
+        def checkpoint(name, gen):
+            if name == self.point and gen.pk == pk and not self.reached.is_set():
+                self.reached.set()
+                assert self.go.wait(60)
+            real(name, gen)
+
+        monkeypatch.setattr(pipeline, "checkpoint", checkpoint)
+
+        def run():
+            try:
+                step(pk)
+            finally:
+                connections.close_all()
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        assert self.reached.wait(30), f"the step never reached {point}"
+
+    def resume(self) -> None:
+        self.go.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+
+
+def _lease_time_passes(gen: Generation, leases: float = 2.5) -> None:
+    """Wait until the row's lease would have expired `leases` times over without a heartbeat."""
+    end = timezone.now() + timedelta(seconds=leases * settings.LEASE_SECONDS)
+    wait_for(lambda: timezone.now() > end, timeout=30, what="the lease period to pass")
+
+
+def _downloading(alice, sim) -> Generation:
+    """A generation whose video is finished at the provider and waits for its fetch."""
+    gen = factories.create(alice, MULERUN, prompt="A slow store")
+    pipeline.generation_submit(gen.pk)
+    wait_for(lambda: sim.tasks()[-1].phase() == "succeeded", what="the provider to finish")
+    Generation.objects.filter(pk=gen.pk).update(next_run_at=None)
+    pipeline.generation_poll(gen.pk)
+    assert Generation.objects.get(pk=gen.pk).status == S.DOWNLOADING
+    return gen
+
+
+def test_a_slow_store_keeps_its_lease_so_no_second_fetch_destroys_the_video(alice, sim, monkeypatch, settings):
+    settings.LEASE_SECONDS = 1
+    gen = _downloading(alice, sim)
+    first = Paused(monkeypatch, "fetch:store", pipeline.generation_fetch, gen.pk)  # a big upload to S3
+    _lease_time_passes(gen)
+    sim.set_faults(["download:expired"])  # a second fetch would now meet an expired link
+    generations_recover()
+    run_jobs()
+    row = Generation.objects.get(pk=gen.pk)
+    assert (row.status, row.fetch_attempts) == (S.DOWNLOADING, 1)  # nobody took the row from the live fetch
+    first.resume()
+    row.refresh_from_db()
+    assert row.status == S.READY and default_storage.exists(row.video.name)
+    assert _kinds(row) == ["charge"]
+
+
+def test_a_fetch_that_lost_its_lease_changes_nothing_and_deletes_only_its_own_files(
+    alice, sim, monkeypatch, settings
+):
+    settings.LEASE_SECONDS = 1
+    monkeypatch.setattr(pipeline._Heartbeat, "use_thread", False)  # a frozen process: no heartbeat reaches the row
+    gen = _downloading(alice, sim)
+    stale = Paused(monkeypatch, "fetch:final", pipeline.generation_fetch, gen.pk)  # stored, about to mark ready
+    _lease_time_passes(gen)
+    live = Paused(monkeypatch, "fetch:download", pipeline.generation_fetch, gen.pk)  # the sweep's fetch claims it
+    token = Generation.objects.get(pk=gen.pk).lease_token
+    stale.resume()
+    row = Generation.objects.get(pk=gen.pk)
+    assert (row.status, row.lease_token, row.video.name) == (S.DOWNLOADING, token, "")  # the stale write was refused
+    live.resume()
+    row.refresh_from_db()
+    assert row.status == S.READY
+    stored = sorted(default_storage.listdir(f"videos/{gen.pk}")[1])
+    assert stored == sorted([row.video.name.rsplit("/", 1)[1], row.poster.name.rsplit("/", 1)[1]])
+    assert _kinds(row) == ["charge"]
+
+
+def test_a_stalled_segmind_v1_body_keeps_its_lease_and_the_video_is_kept(alice, sim, monkeypatch, settings):
+    settings.LEASE_SECONDS = 1
+    gen = _v1(alice, "A stalled body")
+    stalled = Paused(monkeypatch, "sync:body", pipeline.generation_submit, gen.pk)  # headers in, then silence
+    _lease_time_passes(gen)
+    generations_recover()
+    run_jobs()
+    row = Generation.objects.get(pk=gen.pk)
+    assert (row.status, row.fetch_attempts) == (S.DOWNLOADING, 0)  # the sweep's fetch did not take it
+    stalled.resume()
+    row.refresh_from_db()
+    assert row.status == S.READY and default_storage.exists(row.video.name)
+    assert _kinds(row) == ["charge"]

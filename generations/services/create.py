@@ -9,9 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from generations import catalog
+from generations.clock import db_now
 from generations.models import Generation, Price, ProviderCredential
 from generations.scheduling import schedule
 from generations.services.credits import credits_account, credits_charge
@@ -65,7 +65,7 @@ def generation_create(
     if visibility not in Generation.Visibility.values:
         raise catalog.CatalogError({"visibility": "Choose Team or Private."})
     credits_account(user)
-    now = timezone.now()
+    now = db_now()
     gen = Generation(
         owner=user,
         credential=credential,

@@ -13,8 +13,8 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db.models import Q
-from django.utils import timezone
 
+from generations.clock import db_now
 from generations.models import Generation
 from generations.scheduling import schedule
 from generations.services.pipeline import deadline_message, generation_fail, submit_step
@@ -25,7 +25,7 @@ GRACE = timedelta(seconds=30)  # how late a scheduled step may start before we a
 
 
 def generations_recover(*, limit: int = 2000) -> Counter[str]:
-    now = timezone.now()
+    now = db_now()
     overdue = (
         Generation.objects.in_flight()
         .filter(
