@@ -27,12 +27,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.contrib import admin
 from django.core.files.storage import default_storage
 from django.db import connections
+from django.db.backends.signals import connection_created
 from django.db.models import Sum
 from django.test import RequestFactory
 from hypothesis import HealthCheck, Phase, settings
@@ -217,11 +218,37 @@ class FakeSegmindV1(FakeClient):
 
 
 # --- steps in worker threads ----------------------------------------------------------------------------------------
+class Worker:
+    """A worker thread that keeps its database connection between steps (a new connection per step would
+    cost more than the step itself)."""
+
+    idle: ClassVar[list[Worker]] = []
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[Run | None] = queue.Queue()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while (run := self.jobs.get()) is not None:
+            run.main()
+            Worker.idle.append(self)
+        connections.close_all()
+
+    @classmethod
+    def take(cls) -> Worker:
+        return cls.idle.pop() if cls.idle else cls()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        while cls.idle:
+            cls.idle.pop().jobs.put(None)
+
+
 class Run:
-    """One job step in a worker thread, stopped at its checkpoints."""
+    """One job step on a worker thread, stopped at its checkpoints."""
 
     def __init__(self, label: str, step: Callable[[uuid.UUID], None], pk: uuid.UUID):
-        self.label, self.pk = label, pk
+        self.label, self.pk, self.step = label, pk, step
         self.point = ""
         self.token: uuid.UUID | None = None
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -229,18 +256,19 @@ class Run:
         self.delivered = False  # a complete video body (or download) reached this step
         self.excused = False  # it lost its lease without dying (frozen) or was killed: it may not deliver
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, args=(step,), daemon=True)
 
-    def _main(self, step: Callable[[uuid.UUID], None]) -> None:
+    def start(self) -> None:
+        Worker.take().jobs.put(self)
+
+    def main(self) -> None:
         Machine.runs_by_thread[threading.get_ident()] = self
         try:
-            step(self.pk)
+            self.step(self.pk)
         except Killed:
             pass
         except BaseException as exc:  # a job must never raise: the model reports it
             self.error = exc
         finally:
-            connections.close_all()
             self.events.put(("done", None))
 
     def pause(self, point: str, gen: Generation) -> None:
@@ -253,7 +281,6 @@ class Run:
         """Until the step pauses (True) or ends (False)."""
         kind, _ = self.events.get(timeout=60)
         if kind == "done":
-            self.thread.join(10)
             if self.error is not None:
                 raise AssertionError(f"{self.label} raised {self.error!r}") from self.error
             return False
@@ -282,6 +309,7 @@ class Machine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         Machine.examples += 1
+        clock.shift = timedelta(0)  # every example starts at the present (earlier examples' rows are settled)
         self.world.tasks.clear()
         self.world.created.clear()
         self.member = factories_member()
@@ -361,9 +389,12 @@ class Machine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from(TRAVEL), beats=st.booleans())
     def clock_moves(self, seconds: int, beats: bool) -> None:
         """Time passes. Live steps beat their heartbeat throughout, unless their process is frozen (beats False)."""
+        self._travel(timedelta(seconds=seconds), beats=beats)
+
+    def _travel(self, delta: timedelta, *, beats: bool) -> None:
         if beats:
             self._beat()
-        clock.shift += timedelta(seconds=seconds)
+        clock.shift += delta
         if beats:
             self._beat()
         else:
@@ -382,12 +413,21 @@ class Machine(RuleBasedStateMachine):
         return self._go(run, start=True)
 
     @precondition(lambda self: len(self.live) < 4)
-    @rule(target=paused, pk=gens)
-    def start_due_step(self, pk: uuid.UUID) -> Run | Any:
-        """The step the row's status calls for (what the queue or the sweep would run next)."""
-        status = Generation.objects.values_list("status", flat=True).get(pk=pk)
-        step = {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll")
-        return self._go(Run(step, STEPS[step], pk), start=True)
+    @rule(target=paused, pk=gens, answers=st.lists(st.sampled_from(ANSWERS), min_size=1, max_size=4))
+    def run_due_step(self, pk: uuid.UUID, answers: list[str]) -> Run | Any:
+        """What the queue does: when the row's next step is due, run it, with these provider answers in turn
+        (it stays paused at its next checkpoint if the answers run out first)."""
+        row = Generation.objects.values("status", "next_run_at").get(pk=pk)
+        if row["next_run_at"] is not None and row["next_run_at"] > clock.db_now():
+            self._travel(row["next_run_at"] - clock.db_now() + timedelta(seconds=2), beats=True)
+        step = {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(row["status"], "poll")
+        run = Run(step, STEPS[step], pk)
+        result = self._go(run, start=True)
+        for answer in answers:
+            if result is not run:
+                break
+            result = self._go(run, answer=answer)
+        return result
 
     @rule(target=paused, run=consumes(paused), answer=st.sampled_from(ANSWERS))
     def resume_step(self, run: Run, answer: str) -> Run | Any:
@@ -405,7 +445,7 @@ class Machine(RuleBasedStateMachine):
         fenced = not start and before["lease_token"] != run.token  # this step lost its claim
         self.world.answer = answer
         if start:
-            run.thread.start()
+            run.start()
         else:
             run.go.put("go")
         still = run.wait()
@@ -478,18 +518,19 @@ class Machine(RuleBasedStateMachine):
         for _ in range(12):
             clock.shift += timedelta(seconds=700)
             generations_recover()
-            for pk in Generation.objects.filter(pk__in=self.all_gens, status__in=Generation.IN_FLIGHT).values_list(
-                "pk", flat=True
-            ):
+            open_rows = Generation.objects.filter(pk__in=self.all_gens, status__in=Generation.IN_FLIGHT)
+            if not open_rows.exists():
+                break
+            for pk, status in open_rows.values_list("pk", "status"):
                 task = self.world.task_of(pk)
                 if task is not None and not task.sync and task.state == "running":
                     task.state = "succeeded"
-                for step in STEPS.values():
-                    run = Run("drain", step, pk)
-                    self.world.answer = "ok"
-                    run.thread.start()
-                    while run.wait():
-                        run.go.put("go")
+                step = {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll")
+                run = Run("drain", STEPS[step], pk)
+                self.world.answer = "ok"
+                run.start()
+                while run.wait():
+                    run.go.put("go")
         if os.environ.get("MODEL_DEBUG"):
             rows = Generation.objects.filter(pk__in=self.all_gens).values_list("status", flat=True)
             print("ended:", dict(Counter(rows)), "created tasks:", sum(self.world.created.values()))
@@ -524,7 +565,7 @@ def factories_member() -> Any:
 
 
 @pytest.fixture
-def model_world(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> World:
+def model_world(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.LEASE_SECONDS = 120
     settings.GENERATION_DEADLINE_SECONDS = 1800
@@ -561,7 +602,17 @@ def model_world(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(scheduling, "enqueue_now", lambda *a, **k: None)  # any step may run at any time anyway
     monkeypatch.setattr(clock, "shift", timedelta(0))
     Machine.world = world
-    return world
+
+    def fast_commits(sender: Any, connection: Any, **kwargs: Any) -> None:
+        # Thousands of tiny transactions: no WAL flush per commit (durability is not what the model checks).
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO off")
+
+    connection_created.connect(fast_commits, weak=False)
+    yield world
+    connection_created.disconnect(fast_commits)
+    Worker.stop_all()
 
 
 def test_the_pipeline_keeps_its_promises_under_any_interleaving(model_world: World) -> None:
