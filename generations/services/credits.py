@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 
 from generations.models import CreditAccount, CreditEntry, Generation
 
@@ -131,4 +131,21 @@ def credits_audit() -> list[dict[str, Any]]:
     )
     for row in double:
         problems.append({"generation": str(row["generation"]), "kind": row["kind"], "count": row["n"]})
+    return problems + _money_against_status()
+
+
+def _money_against_status() -> list[dict[str, Any]]:
+    """Exactly one refund for every failed or canceled generation, none for any other; one charge for each."""
+    ended = {Generation.Status.FAILED, Generation.Status.CANCELED}
+    problems = []
+    rows = Generation.objects.annotate(
+        charges=Count("credit_entries", filter=Q(credit_entries__kind=CreditEntry.Kind.CHARGE)),
+        refunds=Count("credit_entries", filter=Q(credit_entries__kind=CreditEntry.Kind.REFUND)),
+    ).values_list("pk", "status", "charges", "refunds")
+    for pk, status, charges, refunds in rows.iterator():
+        wanted = 1 if status in ended else 0
+        if charges != 1 or refunds != wanted:
+            problems.append(
+                {"generation": str(pk), "status": status, "charges": charges, "refunds": refunds, "expected": wanted}
+            )
     return problems
