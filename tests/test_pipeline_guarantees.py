@@ -215,3 +215,25 @@ def test_a_stalled_segmind_v1_body_keeps_its_lease_and_the_video_is_kept(alice, 
     row.refresh_from_db()
     assert row.status == S.READY and default_storage.exists(row.video.name)
     assert _kinds(row) == ["charge"]
+
+
+# --- local storage is durable before READY ----------------------------------------------------------------------
+def test_local_storage_fsyncs_the_video_and_its_directory_before_ready(alice, sim, monkeypatch):
+    import os
+
+    synced: list[tuple[str, str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # a spy: no test can pull the power cord, so we watch the calls instead
+        real_fsync(fd)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        synced.append((path, Generation.objects.values_list("status", flat=True).get(pk=gen.pk)))
+
+    gen = _downloading(alice, sim)
+    monkeypatch.setattr(os, "fsync", fsync)
+    pipeline.generation_fetch(gen.pk)
+    gen.refresh_from_db()
+    assert gen.status == S.READY
+    video = default_storage.path(gen.video.name)
+    assert (video, S.DOWNLOADING) in synced
+    assert (os.path.dirname(video), S.DOWNLOADING) in synced  # the directory entry too, before READY

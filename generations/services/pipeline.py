@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import tempfile
 import threading
@@ -524,6 +525,7 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
             video_name = default_storage.save(f"videos/{gen.pk}/video-{tag}.mp4", File(fh))
         with poster_path.open("rb") as fh:
             poster_name = default_storage.save(f"videos/{gen.pk}/poster-{tag}.jpg", File(fh))
+        _make_durable(video_name, poster_name)
     finally:
         with suppress(FileNotFoundError):
             poster_path.unlink()
@@ -549,6 +551,22 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         default_storage.delete(poster_name)
     else:
         log.info("generation %s ready (%s bytes)", gen.pk, size)
+
+
+def _make_durable(*names: str) -> None:
+    """Local storage: the files and their directory entry reach the disk before READY is committed, so a power
+    cut right after the commit cannot leave a ready video without its file. Object stores (S3) acknowledge a
+    PUT only once it is durable."""
+    try:
+        paths = [Path(default_storage.path(name)) for name in names]
+    except NotImplementedError:
+        return
+    for target in dict.fromkeys([*paths, *(p.parent for p in paths)]):
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _generate_sync(gen: Generation, client: Client) -> None:
