@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from generations import catalog
 from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
-from generations.services.credentials import credential_check
+from generations.services.credentials import credential_check, credential_retarget_refusal
 from generations.services.credits import CreditsError, credits_grant
 from generations.services.manage import (
     ActionRefused,
@@ -277,6 +277,12 @@ class ProviderCredentialForm(forms.ModelForm):
         provider = data.get("provider")
         if provider not in catalog.PROVIDERS:
             return data
+        if refusal := credential_retarget_refusal(
+            ProviderCredential.objects.get(pk=self.instance.pk) if self.instance.pk else self.instance,
+            provider=provider,
+            base_url=data.get("base_url") or "",
+        ):
+            self.add_error("base_url" if provider == self.initial.get("provider") else "provider", refusal)
         info = catalog.PROVIDERS[provider]
         given = {n: data[n].strip() for n in SECRET_FIELDS if (data.get(n) or "").strip()}
         for name in set(given) - set(info.secret_fields):

@@ -159,3 +159,21 @@ def test_saving_a_member_keeps_a_password_changed_meanwhile_and_the_balance(admi
     assert alice.check_password("a brand new passphrase")
     assert CreditAccount.balance_of(alice) == 500
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize("change", [{"base_url": "https://other-gateway.example.com"}, {"provider": "aimlapi"}])
+def test_a_credential_with_unfinished_videos_cannot_be_pointed_at_another_api(
+    admin_client: Client, alice: Any, credentials: Any, change: dict[str, str]
+) -> None:
+    gen = factories.create(alice, "mulerun:kling-v2.5-turbo")
+    cred = gen.credential
+    url = reverse("admin:generations_providercredential_change", args=[cred.pk])
+    data = form_data(admin_client, url, **change, api_key="aimlapi-new-key-0123456789")
+    response = admin_client.post(url, data)
+    assert response.status_code == 200 and "not finished yet" in response.content.decode()
+    cred.refresh_from_db()
+    assert (cred.provider, cred.base_url) == ("mulerun", credentials["mulerun"].base_url)
+    Generation.objects.filter(pk=gen.pk).update(status=S.READY, video="videos/x.mp4")  # once they are finished
+    assert admin_client.post(url, data).status_code == 302
+    cred.refresh_from_db()
+    assert {k: getattr(cred, k) for k in change} == change
