@@ -237,3 +237,25 @@ def test_local_storage_fsyncs_the_video_and_its_directory_before_ready(alice, si
     video = default_storage.path(gen.video.name)
     assert (video, S.DOWNLOADING) in synced
     assert (os.path.dirname(video), S.DOWNLOADING) in synced  # the directory entry too, before READY
+
+
+# --- a gateway's 5xx on create: looked up by our external id before any resend ----------------------------------
+@pytest.mark.parametrize("status", ["500", "502", "503"])
+def test_a_kling_gateway_5xx_on_create_is_looked_up_before_it_is_resent(alice, sim, monkeypatch, status):
+    from generations.providers.kling import KlingClient
+
+    calls: list[str] = []
+    for name in ("submit", "find_by_external_id"):
+        real = getattr(KlingClient, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):  # records the order; the real call still runs
+            calls.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(KlingClient, name, spy)
+    gen = factories.create(alice, "kling:kling-v2-5-turbo", prompt=f"A gateway hiccup [sim:create:{status}x1]")
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert calls[:3] == ["submit", "find_by_external_id", "submit"]
+    assert [t.external_id for t in sim.tasks()].count(gen.external_id) == 1
+    assert _kinds(gen) == ["charge"]

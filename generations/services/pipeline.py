@@ -273,17 +273,26 @@ def _send(gen: Generation, client: Client) -> None:
     try:
         result = client.submit(_request(gen))
     except SubmitOutcomeUnknown as exc:
-        log.warning("generation %s: submit outcome unknown (%s)", gen.pk, exc.message)
-        if _advance(gen, S.SUBMITTING, error=exc.message, error_detail=exc.body, next_run_at=db_now()):
-            again = _claim(gen.pk, {S.SUBMITTING}, _lease("submit"), due=False)
-            if again is not None:
-                with _Heartbeat(again):
-                    _resolve_unknown_submit(again, client)
+        _outcome_unknown(gen, client, exc)
         return
     except ProviderError as exc:
+        if client.has_external_id and exc.kind == "server":
+            # A gateway's 500/502/503 may come after it created the task upstream: with our idempotency key
+            # we look it up before any resend. (Without one, a 5xx is resent: README, Guarantees.)
+            _outcome_unknown(gen, client, exc)
+            return
         _submit_failed(gen, exc)
         return
     _mark_submitted(gen, result, first_poll=settings.POLL_FIRST_SECONDS)
+
+
+def _outcome_unknown(gen: Generation, client: Client, exc: ProviderError) -> None:
+    log.warning("generation %s: submit outcome unknown (%s)", gen.pk, exc.message)
+    if _advance(gen, S.SUBMITTING, error=exc.message, error_detail=exc.body, next_run_at=db_now()):
+        again = _claim(gen.pk, {S.SUBMITTING}, _lease("submit"), due=False)
+        if again is not None:
+            with _Heartbeat(again):
+                _resolve_unknown_submit(again, client)
 
 
 def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float) -> None:
