@@ -99,11 +99,11 @@ class ChangedFieldsOnlyAdmin(admin.ModelAdmin):
 
 
 def _grant(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Any, form: GrantCreditsForm) -> int:
-    amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+    amount, reason, token = form.cleaned_data["amount"], form.cleaned_data["reason"], form.cleaned_data["token"]
     done = 0
     for user in users:
         try:
-            credits_grant(user=user, amount=amount, reason=reason, actor=request.user)
+            credits_grant(user=user, amount=amount, reason=reason, actor=request.user, token=token)
         except CreditsError as exc:
             modeladmin.message_user(request, f"{user.get_username()}: {exc}", messages.ERROR)
         else:

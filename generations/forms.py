@@ -359,6 +359,8 @@ class LibraryFilterForm(forms.Form):
 
 
 class GrantCreditsForm(forms.Form):
+    # A new token each time the form is shown; posting the same form twice grants once.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
     amount = forms.IntegerField(label="Credits to grant", min_value=1, max_value=10_000_000)
     reason = forms.CharField(
         label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."

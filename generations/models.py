@@ -121,6 +121,8 @@ class CreditEntry(models.Model):
         "Generation", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The hidden token of the admin form that asked for this movement: a double click grants once.
+    request_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "credit entries"
@@ -133,6 +135,7 @@ class CreditEntry(models.Model):
                 name="credits_charge_and_refund_once_per_generation",
             ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="credits_entry_balance_non_negative"),
+            models.UniqueConstraint(fields=["account", "request_token"], name="credits_one_entry_per_form_token"),
         ]
         # The Credits page: one member's entries, newest first.
         indexes = [models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent")]

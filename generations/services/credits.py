@@ -6,6 +6,7 @@ PostgreSQL and is serialised by BEGIN IMMEDIATE on SQLite, so concurrent charges
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -54,8 +55,12 @@ def _move(
     )
 
 
-def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
-    """An admin gives credits. The reason is mandatory: it is what the member reads on the Credits page."""
+def credits_grant(*, user: Any, amount: int, reason: str, actor: Any, token: uuid.UUID | None = None) -> CreditEntry:
+    """An admin gives credits. The reason is mandatory: it is what the member reads on the Credits page.
+
+    ``token`` is the grant form's hidden token: the same form posted twice (a double click, a reload) grants once
+    and returns the first entry.
+    """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise CreditsError("Grant a whole number of credits greater than zero.")
     if amount > 10_000_000:
@@ -63,8 +68,20 @@ def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditE
     if not reason or not reason.strip():
         raise CreditsError("Give a reason for the grant; the member sees it on their Credits page.")
     account = credits_account(user)
-    with transaction.atomic():
-        return _move(account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor)
+    if token is not None and (done := CreditEntry.objects.filter(account=account, request_token=token).first()):
+        return done
+    try:
+        with transaction.atomic():
+            entry = _move(
+                account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor
+            )
+            if token is not None:
+                CreditEntry.objects.filter(pk=entry.pk).update(request_token=token)
+            return entry
+    except IntegrityError:  # the same form, posted twice at once: the other request granted
+        if token is None:
+            raise
+        return CreditEntry.objects.get(account=account, request_token=token)
 
 
 def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
