@@ -112,6 +112,8 @@ class GenerationForm(forms.Form):
         initial=Generation.Visibility.TEAM,
         widget=forms.RadioSelect,
     )
+    # The credits the page showed for these options; the page sends it with the form (absent: no quote check).
+    quoted_cost = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     form_token = forms.UUIDField(
         widget=forms.HiddenInput,
         error_messages={
@@ -220,6 +222,8 @@ class GenerationForm(forms.Form):
             "credential_id": self.credential_id,
             "form_token": self.cleaned_data["form_token"],
             "visibility": self.cleaned_data["visibility"],
+            # The price the page showed, when it sends it: a higher current price is confirmed anew.
+            "quoted_cost": self.cleaned_data.get("quoted_cost"),
         }
 
     # -- rendering helpers ------------------------------------------------------------------------------------

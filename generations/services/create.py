@@ -50,10 +50,12 @@ def generation_create(
     credential_id: int | None = None,
     form_token: uuid.UUID | None = None,
     visibility: str = Generation.Visibility.TEAM,
+    quoted_cost: int | None = None,
 ) -> Generation:
     """Charge the member and queue the video. Raises CatalogError (bad input) or InsufficientCredits.
 
     The same form token twice (a double-click, a retried POST) returns the first generation, charged once.
+    ``quoted_cost`` is the price the member was shown: a higher current price is refused (they confirm it anew).
     """
     if form_token is not None:
         existing = Generation.objects.filter(owner=user, form_token=form_token).first()
@@ -62,6 +64,12 @@ def generation_create(
     credential = credential_for(model_key, credential_id)
     clean = catalog.validate(model_key, params)
     cost = price_for(model_key, mode=clean.mode, duration=clean.duration, sound=clean.sound)
+    if quoted_cost is not None and cost > quoted_cost:
+        # An admin raised the price after the member saw it: never a silent higher charge. (A lower price is
+        # simply charged: the member pays at most what the form showed.)
+        raise catalog.CatalogError(
+            {"model": f"The price changed to {cost} credits (the form showed {quoted_cost}). Submit again to confirm."}
+        )
     if visibility not in Generation.Visibility.values:
         raise catalog.CatalogError({"visibility": "Choose Team or Private."})
     credits_account(user)
