@@ -391,6 +391,26 @@ class Machine(RuleBasedStateMachine):
         """Time passes. Live steps beat their heartbeat throughout, unless their process is frozen (beats False)."""
         self._travel(timedelta(seconds=seconds), beats=beats)
 
+    @rule(pk=gens)
+    def deadline_passes(self, pk: uuid.UUID) -> None:
+        """The row's deadline passes while its workers live (admins often get to a video only after that)."""
+        deadline = Generation.objects.values_list("deadline_at", flat=True).get(pk=pk)
+        if deadline > clock.db_now():
+            self._travel(deadline - clock.db_now() + timedelta(seconds=1), beats=True)
+
+    @rule(target=paused, run=consumes(paused))
+    def call_stalls(self, run: Run) -> Run | Any:
+        """The paused step's call (or storage write) stalls for longer than a lease while its process lives;
+        meanwhile the row's due step is started, as the sweep would."""
+        self._travel(timedelta(seconds=3 * pipeline.settings.LEASE_SECONDS), beats=True)
+        generations_recover()
+        status = Generation.objects.values_list("status", flat=True).get(pk=run.pk)
+        step = {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll")
+        other = Run(step, STEPS[step], run.pk)
+        if self._go(other, start=True) is other and self._go(other, answer="ok") is other:
+            self._kill(other)  # its worker dies there: the stalled step stays the only one alive
+        return run
+
     def _travel(self, delta: timedelta, *, beats: bool) -> None:
         if beats:
             self._beat()
@@ -435,6 +455,9 @@ class Machine(RuleBasedStateMachine):
 
     @rule(run=consumes(paused))
     def kill_worker(self, run: Run) -> None:
+        self._kill(run)
+
+    def _kill(self, run: Run) -> None:
         run.excused = True
         run.go.put("kill")
         run.wait()
