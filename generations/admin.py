@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from generations import audit, catalog
 from generations.forms import GrantCreditsForm, MarkFailedForm, ResumeForm, TakeBackCreditsForm
 from generations.models import CreditAccount, CreditEntry, Generation, Price, ProviderCredential
-from generations.services.credentials import credential_check
+from generations.services.credentials import credential_check, credential_retarget_refusal
 from generations.services.credits import CreditsError, credits_grant, credits_take_back
 from generations.services.manage import (
     ActionRefused,
@@ -79,15 +79,38 @@ def _bound(form_class: type[forms.Form], request: HttpRequest) -> forms.Form:
     return form_class(request.POST if "apply" in request.POST else None)
 
 
+class ChangedFieldsOnlyAdmin(admin.ModelAdmin):
+    """A change form writes only the columns the admin changed.
+
+    Django's default save writes back every column as it was loaded, so a worker's move in between (a refund,
+    a stored file, a recorded error, a new password) would be undone. Fields in ``never_saved`` (status, lease,
+    file, balance...) are never written from a form, whatever it posts.
+    """
+
+    never_saved: tuple[str, ...] = ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        columns = {f.name for f in obj._meta.concrete_fields}
+        wanted = [*form.changed_data, *getattr(form, "extra_saved_fields", ())]
+        fields = [n for n in dict.fromkeys(wanted) if n in columns and n not in self.never_saved]
+        if fields:
+            if "updated_at" in columns:
+                fields.append("updated_at")
+            obj.save(update_fields=fields)
+        return None
+
+
 # --- Users and credits ----------------------------------------------------------------------------------------
 
 
 def _grant(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Any, form: GrantCreditsForm) -> int:
-    amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+    amount, reason, token = form.cleaned_data["amount"], form.cleaned_data["reason"], form.cleaned_data["token"]
     done = 0
     for user in users:
         try:
-            credits_grant(user=user, amount=amount, reason=reason, actor=request.user)
+            credits_grant(user=user, amount=amount, reason=reason, actor=request.user, token=token)
         except CreditsError as exc:
             modeladmin.message_user(request, f"{user.get_username()}: {exc}", messages.ERROR)
         else:
@@ -102,11 +125,12 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ChangedFieldsOnlyAdmin, BaseUserAdmin):
     # Credits right after the name: at 1280 px with the filter sidebar, a last column would be cut off.
     list_display = ("username", "full_name", "balance", "email", "is_active", "is_staff", "last_login")
     actions = ["grant_credits"]
     readonly_fields = ("balance", "recent_credits")
+    never_saved = ("password",)  # changed only through the password form, which saves it alone
     # Credits right after the name: it is what admins of this site open a user for most often.
     fieldsets = (
         *BaseUserAdmin.fieldsets[:2],
@@ -290,12 +314,19 @@ class ProviderCredentialForm(forms.ModelForm):
         self.fields["access_key"].help_text = "Kling official API only." + keep
         self.fields["secret_key"].help_text = "Kling official API only." + keep
         self.new_secrets: dict[str, str] | None = None
+        self.extra_saved_fields: tuple[str, ...] = ()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         provider = data.get("provider")
         if provider not in catalog.PROVIDERS:
             return data
+        if refusal := credential_retarget_refusal(
+            ProviderCredential.objects.get(pk=self.instance.pk) if self.instance.pk else self.instance,
+            provider=provider,
+            base_url=data.get("base_url") or "",
+        ):
+            self.add_error("base_url" if provider == self.initial.get("provider") else "provider", refusal)
         info = catalog.PROVIDERS[provider]
         given = {n: data[n].strip() for n in SECRET_FIELDS if (data.get(n) or "").strip()}
         for name in set(given) - set(info.secret_fields):
@@ -315,11 +346,12 @@ class ProviderCredentialForm(forms.ModelForm):
         if self.new_secrets:
             self.instance.set_secrets(self.new_secrets)
             self.instance.last_error = ""
+            self.extra_saved_fields = ("secrets_encrypted", "secret_hint", "last_error")
         return super().save(commit)
 
 
 @admin.register(ProviderCredential)
-class ProviderCredentialAdmin(admin.ModelAdmin):
+class ProviderCredentialAdmin(ChangedFieldsOnlyAdmin):
     form = ProviderCredentialForm
     change_form_template = "admin/generations/providercredential/change_form.html"
     list_display = (
@@ -330,6 +362,7 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
     search_fields = ("label",)
     actions = ["test_connection", "enable", "disable"]
     readonly_fields = ("masked_secret", "last_error", "last_error_at", "last_checked_at", "created_at")
+    never_saved = ("last_error_at", "last_checked_at", "created_at")
     fieldsets = (
         (None, {"fields": ("provider", "label", "base_url", "is_active", "priority")}),
         ("Secrets (write-only)", {"fields": ("masked_secret", "api_key", "access_key", "secret_key")}),
@@ -478,7 +511,7 @@ class ProviderFilter(_CatalogFilter):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ChangedFieldsOnlyAdmin):
     list_display = ("short_title", "status", "owner", "model", "cost", "created_at", "provider_status", "short_error")
     list_filter = ("status", ProviderFilter, ModelFilter, "owner")
     search_fields = ("prompt", "=provider_task_id", "=external_id")
@@ -504,8 +537,10 @@ class GenerationAdmin(admin.ModelAdmin):
         ("File", {"fields": ("video", "poster", "file_size", "video_duration", "width", "height", "has_audio")}),
     )  # fmt: skip
 
+    # Only visibility is editable: status, lease, file, money and provider data change through services alone.
+    never_saved = tuple(f.name for f in Generation._meta.concrete_fields if f.name not in ("visibility", "updated_at"))
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Only visibility is editable: status, money and provider data change through services alone.
         names = [f for _title, opts in self.fieldsets for f in opts["fields"]]
         return [f for f in names if f != "visibility"]
 

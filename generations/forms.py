@@ -27,7 +27,7 @@ from kling_site.badinput import BoundedDateField
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
 # Fields every model shows, whatever it supports.
-ALWAYS = ("model", "visibility", "form_token", "continues")
+ALWAYS = ("model", "visibility", "form_token", "continues", "quoted_cost")
 
 
 # --- New video ------------------------------------------------------------------------------------------------
@@ -135,6 +135,8 @@ class GenerationForm(forms.Form):
     )
     # "Continue this video": the earlier clip this one starts from (its last frame is the start image).
     continues = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # The credits the page showed for these options; the page sends it with the form (absent: no quote check).
+    quoted_cost = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     form_token = forms.UUIDField(
         widget=forms.HiddenInput,
         error_messages={
@@ -256,6 +258,8 @@ class GenerationForm(forms.Form):
             "continues_id": self.cleaned_data.get("continues"),
             "form_token": self.cleaned_data["form_token"],
             "visibility": self.cleaned_data["visibility"],
+            # The price the page showed, when it sends it: a higher current price is confirmed anew.
+            "quoted_cost": self.cleaned_data.get("quoted_cost"),
         }
 
     # -- rendering helpers ------------------------------------------------------------------------------------
@@ -433,6 +437,8 @@ class LibraryFilterForm(forms.Form):
 
 
 class GrantCreditsForm(forms.Form):
+    # A new token each time the form is shown; posting the same form twice grants once.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
     amount = forms.IntegerField(label="Credits to grant", min_value=1, max_value=10_000_000)
     reason = forms.CharField(
         label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."

@@ -121,6 +121,8 @@ class CreditEntry(models.Model):
         "Generation", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The hidden token of the admin form that asked for this movement: a double click grants once.
+    request_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "credit entries"
@@ -133,6 +135,7 @@ class CreditEntry(models.Model):
                 name="credits_charge_and_refund_once_per_generation",
             ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="credits_entry_balance_non_negative"),
+            models.UniqueConstraint(fields=["account", "request_token"], name="credits_one_entry_per_form_token"),
         ]
         # The Credits page: one member's entries, newest first.
         indexes = [models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent")]
@@ -268,6 +271,9 @@ class Generation(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     # A job working on this row holds it until then (heartbeats extend it); expired = the job died.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The fencing token of the claim that holds the lease: every write that ends a step checks it, so a step
+    # that lost its lease (and was claimed again) changes nothing.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
     deadline_at = models.DateTimeField()
 
     created_at = models.DateTimeField(default=timezone.now)

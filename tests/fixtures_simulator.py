@@ -61,10 +61,10 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
 def sim(simulator: Simulator) -> Iterator[Simulator]:
     """The session simulator, with global faults and timing reset around each test."""
     simulator.clear_faults()
-    simulator.task_seconds, simulator.result_ttl = TASK_SECONDS, 3600.0
+    simulator.task_seconds, simulator.result_ttl, simulator.segmind_v1_link = TASK_SECONDS, 3600.0, False
     yield simulator
     simulator.clear_faults()
-    simulator.task_seconds, simulator.result_ttl = TASK_SECONDS, 3600.0
+    simulator.task_seconds, simulator.result_ttl, simulator.segmind_v1_link = TASK_SECONDS, 3600.0, False
 
 
 def options(provider: str) -> HttpOptions:

@@ -337,3 +337,17 @@ def test_staff_without_superuser_rights_sees_only_what_they_may(credentials: Any
     assert client.get(reverse("admin:auth_user_grant_credits", args=[alice.pk])).status_code == 403
     make_credential("segmind", "Segmind extra")
     assert client.get(CREDS).status_code == 403
+
+
+def test_the_grant_form_posted_twice_grants_once(admin_client: Client, alice: Any) -> None:
+    url = reverse("admin:auth_user_grant_credits", args=[alice.pk])
+    page = text(admin_client.get(url))
+    token = re.search(r'name="token" value="([0-9a-f-]+)"', page)[1]
+    for _ in range(2):  # a double click (or a reload of the POST)
+        admin_client.post(url, {"token": token, "amount": "40", "reason": "Bonus"})
+    assert CreditAccount.balance_of(alice) == 540
+    assert CreditEntry.objects.filter(account__user=alice, kind="grant", reason="Bonus").count() == 1
+    other = re.search(r'name="token" value="([0-9a-f-]+)"', text(admin_client.get(url)))[1]
+    assert other != token  # the next form is a new grant
+    admin_client.post(url, {"token": other, "amount": "40", "reason": "Bonus"})
+    assert CreditAccount.balance_of(alice) == 580

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from generations.models import CreditAccount, CreditEntry
+from generations.models import CreditAccount, CreditEntry, Generation
 from generations.services.credits import CreditsError, credits_audit, credits_grant, credits_refund
 from generations.services.pipeline import generation_fail
 from tests import factories
@@ -101,3 +101,24 @@ def test_admins_granting_while_a_member_spends_lose_no_update():
     spent = sum(g.cost for g in member.generations.all())
     assert CreditAccount.balance_of(member) == 1000 + 2 * 10 * 7 - spent
     assert credits_audit() == []
+
+
+def test_audit_checks_money_against_status(alice, capsys):
+    factories.credential("mulerun")
+    failed, ready, queued = factories.create(alice), factories.create(alice), factories.create(alice)
+    generation_fail(failed.pk, reason="The provider refused the prompt.")
+    Generation.objects.filter(pk=ready.pk).update(status="ready", video="videos/x.mp4")
+    assert credits_audit() == []
+    # A failed video whose refund is missing, and a refund for a video that is still in flight.
+    CreditEntry.objects.filter(generation=failed, kind="refund").update(generation=queued)
+    problems = credits_audit()
+    assert {(p["generation"], p["refunds"], p["expected"]) for p in problems} == {
+        (str(failed.pk), 0, 1),
+        (str(queued.pk), 1, 0),
+    }
+    # A ready video that was refunded (e.g. an admin save that undid a failure) is found too.
+    CreditEntry.objects.filter(generation=queued, kind="refund").update(generation=ready)
+    Generation.objects.filter(pk=failed.pk).update(status="ready", video="videos/y.mp4")
+    assert [(p["generation"], p["status"]) for p in credits_audit()] == [(str(ready.pk), "ready")]
+    with pytest.raises(CommandError, match="1 credit problem"):
+        call_command("audit_credits")

@@ -153,3 +153,20 @@ def test_the_demo_setup_is_idempotent_and_follows_the_simulator_port():
     assert password and len(password) >= 12
     assert demo_admin() == (username, None)  # the password is shown once, never reset behind the user's back
     assert CreditAccount.balance_of(get_user_model().objects.get(username=username)) == 1000
+
+
+def test_the_member_is_never_charged_more_than_the_price_the_form_showed(alice):
+    factories.credential("mulerun")
+    params = {"prompt": "A fox", "mode": "std", "duration": "5", "aspect_ratio": "16:9"}
+    price = Price.objects.get(model="mulerun:kling-v2.5-turbo", mode="std", duration=5, sound=False)
+    shown = price.credits
+    Price.objects.filter(pk=price.pk).update(credits=shown + 10)  # an admin raises it meanwhile
+    with pytest.raises(CatalogError, match=f"changed to {shown + 10} credits"):
+        generation_create(user=alice, model_key="mulerun:kling-v2.5-turbo", params=params, quoted_cost=shown)
+    assert CreditAccount.balance_of(alice) == 500 and not Generation.objects.exists()
+    gen = generation_create(user=alice, model_key="mulerun:kling-v2.5-turbo", params=params, quoted_cost=shown + 10)
+    assert gen.cost == shown + 10  # confirmed
+    Price.objects.filter(pk=price.pk).update(credits=shown - 1)  # lowered: the lower price is charged
+    cheaper = generation_create(user=alice, model_key="mulerun:kling-v2.5-turbo", params=params, quoted_cost=shown)
+    assert cheaper.cost == shown - 1
+    assert CreditAccount.balance_of(alice) == 500 - (shown + 10) - (shown - 1)

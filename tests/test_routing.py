@@ -313,3 +313,26 @@ def test_the_quote_follows_options_that_narrow_the_accounts(alice: Any, sim_cred
     shown = quote_for(alice, TURBO, values)["cost"]
     gen = generation_create(user=alice, model_key=TURBO, params={**STD5, **values})
     assert gen.cost == shown == 99  # only Segmind takes a start image: the page said so before the charge
+
+
+def test_a_price_raised_after_the_page_was_shown_is_confirmed_not_charged(
+    alice: Any, client: Any, sim_credentials: Any
+) -> None:
+    import re
+    import uuid
+
+    client.force_login(alice)
+    first_choice(sim_credentials, "mulerun")
+    html = client.get(reverse("new_video"), {"model": TURBO}).content.decode()
+    shown = int(re.search(r'name="quoted_cost" value="(\d+)"', html).group(1))
+    Price.objects.filter(model="mulerun:kling-v2.5-turbo", mode="std", duration=5, sound=False).update(
+        credits=shown + 7
+    )
+    Price.objects.exclude(model="mulerun:kling-v2.5-turbo").update(credits=shown + 7)
+    data = {**STD5, "model": TURBO, "visibility": "team", "form_token": str(uuid.uuid4()), "quoted_cost": str(shown)}
+    refused = client.post(reverse("new_video"), data)
+    assert refused.status_code == 200 and f"The price changed to {shown + 7} credits" in refused.content.decode()
+    assert not Generation.objects.exists()
+    again = re.search(r'name="quoted_cost" value="(\d+)"', refused.content.decode()).group(1)
+    assert client.post(reverse("new_video"), {**data, "quoted_cost": again}).status_code == 302
+    assert Generation.objects.get().cost == shown + 7

@@ -95,6 +95,18 @@ class SubmitOutcomeUnknown(ProviderError):
         super().__init__(message, permanent=False, **kwargs)
 
 
+class VideoAtLink(Exception):
+    """A synchronous call answered with a link to the finished video instead of its bytes.
+
+    From that answer on the video exists and is paid for: the caller downloads the link (and may retry that
+    download), but never sends the request again.
+    """
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
 class Client:
     """One protocol. Subclasses set ``provider`` and implement submit/poll (or generate for sync APIs)."""
 

@@ -22,6 +22,7 @@ from generations.providers.base import (
     SubmitOutcomeUnknown,
     SubmitRequest,
     SubmitResult,
+    VideoAtLink,
 )
 from generations.providers.http import ErrorDetail, HttpClient, HttpOptions, dig, ident, text_of
 
@@ -165,7 +166,8 @@ class SegmindV1Client(SegmindClient):
         raise NotImplementedError("Segmind v1 is synchronous; use generate().")
 
     def generate(self, request: SubmitRequest) -> AbstractContextManager[Iterator[bytes]]:
-        """``with client.generate(req) as chunks: for chunk in chunks: …``; the MP4 body, streamed.
+        """``with client.generate(req) as chunks: for chunk in chunks: …``; the MP4 body, streamed, or
+        VideoAtLink when Segmind answers with a link to the video instead.
 
         Everything after the request left us may have been paid for, so failures past that point raise
         SubmitOutcomeUnknown: a blind resend would buy the video twice.
@@ -181,11 +183,8 @@ class SegmindV1Client(SegmindClient):
                 yield answer.chunks
                 return
             if kind == "application/json":
-                url = self._json_variant(answer.chunks)
-                # The link is on Segmind's storage, not the API host: never send our key there.
-                with self.http.stream("GET", url, auth=False, submit=True) as download:
-                    yield download.chunks
-                return
+                # The video exists and is billed: the pipeline fetches the link (retrying only that download).
+                raise VideoAtLink(self._json_variant(answer.chunks))
             raise SubmitOutcomeUnknown(
                 f"Segmind answered with {kind or 'no content type'} instead of a video.", kind="malformed"
             )

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from generations import catalog
+from generations.clock import db_now
 from generations.media import images
 from generations.models import Generation, Price
 from generations.scheduling import schedule
@@ -41,12 +41,14 @@ def generation_create(
     form_token: uuid.UUID | None = None,
     visibility: str = Generation.Visibility.TEAM,
     continues_id: uuid.UUID | None = None,
+    quoted_cost: int | None = None,
 ) -> Generation:
     """Charge the member and queue the video. Raises CatalogError (bad input) or InsufficientCredits.
 
     ``model_key`` is a model as members choose it ("kling-2-5-turbo") or a catalog key; services.routing picks
     the provider account unless ``credential_id`` (or the catalog key) pins it. The same form token twice
     (a double-click, a retried POST) returns the first generation, charged once.
+    ``quoted_cost`` is the price the member was shown: a higher current price is refused (they confirm it anew).
     """
     if form_token is not None:
         existing = Generation.objects.filter(owner=user, form_token=form_token).first()
@@ -59,10 +61,16 @@ def generation_create(
     choice, pinned = routing.choose(model_key, params, account=credential_id)
     credential, clean, cost = choice.route.credential, choice.params, choice.cost
     team.check_allowed(user, choice.route.spec, clean.mode)
+    if quoted_cost is not None and cost > quoted_cost:
+        # A price rose, or the account the page showed is no longer the best, after the member saw the quote:
+        # never a silent higher charge. (A lower price is simply charged: at most what the form showed.)
+        raise catalog.CatalogError(
+            {"model": f"The price changed to {cost} credits (the form showed {quoted_cost}). Submit again to confirm."}
+        )
     if visibility not in Generation.Visibility.values:
         raise catalog.CatalogError({"visibility": "Choose Team or Private."})
     credits_account(user)
-    now = timezone.now()
+    now = db_now()
     gen = Generation(
         owner=user,
         credential=credential,

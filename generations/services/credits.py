@@ -6,10 +6,11 @@ PostgreSQL and is serialised by BEGIN IMMEDIATE on SQLite, so concurrent charges
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 
 from generations import audit
 from generations.models import CreditAccount, CreditEntry, Generation
@@ -55,8 +56,12 @@ def _move(
     )
 
 
-def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
-    """An admin gives credits. The reason is mandatory: it is what the member reads on the Credits page."""
+def credits_grant(*, user: Any, amount: int, reason: str, actor: Any, token: uuid.UUID | None = None) -> CreditEntry:
+    """An admin gives credits. The reason is mandatory: it is what the member reads on the Credits page.
+
+    ``token`` is the grant form's hidden token: the same form posted twice (a double click, a reload) grants once
+    and returns the first entry.
+    """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise CreditsError("Grant a whole number of credits greater than zero.")
     if amount > 10_000_000:
@@ -64,10 +69,21 @@ def credits_grant(*, user: Any, amount: int, reason: str, actor: Any) -> CreditE
     if not reason or not reason.strip():
         raise CreditsError("Give a reason for the grant; the member sees it on their Credits page.")
     account = credits_account(user)
-    with transaction.atomic():
-        entry = _move(account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor)
-        audit.record(user, "credits granted", actor=actor, changes={"amount": amount, "reason": reason.strip()})
-        return entry
+    if token is not None and (done := CreditEntry.objects.filter(account=account, request_token=token).first()):
+        return done
+    try:
+        with transaction.atomic():
+            entry = _move(
+                account=account, amount=amount, kind=CreditEntry.Kind.GRANT, reason=reason.strip(), actor=actor
+            )
+            if token is not None:
+                CreditEntry.objects.filter(pk=entry.pk).update(request_token=token)
+            audit.record(user, "credits granted", actor=actor, changes={"amount": amount, "reason": reason.strip()})
+            return entry
+    except IntegrityError:  # the same form, posted twice at once: the other request granted
+        if token is None:
+            raise
+        return CreditEntry.objects.get(account=account, request_token=token)
 
 
 def credits_adjust(*, user: Any, amount: int, reason: str, actor: Any) -> CreditEntry:
@@ -154,4 +170,21 @@ def credits_audit() -> list[dict[str, Any]]:
     )
     for row in double:
         problems.append({"generation": str(row["generation"]), "kind": row["kind"], "count": row["n"]})
+    return problems + _money_against_status()
+
+
+def _money_against_status() -> list[dict[str, Any]]:
+    """Exactly one refund for every failed or canceled generation, none for any other; one charge for each."""
+    ended = {Generation.Status.FAILED, Generation.Status.CANCELED}
+    problems = []
+    rows = Generation.objects.annotate(
+        charges=Count("credit_entries", filter=Q(credit_entries__kind=CreditEntry.Kind.CHARGE)),
+        refunds=Count("credit_entries", filter=Q(credit_entries__kind=CreditEntry.Kind.REFUND)),
+    ).values_list("pk", "status", "charges", "refunds")
+    for pk, status, charges, refunds in rows.iterator():
+        wanted = 1 if status in ended else 0
+        if charges != 1 or refunds != wanted:
+            problems.append(
+                {"generation": str(pk), "status": status, "charges": charges, "refunds": refunds, "expected": wanted}
+            )
     return problems

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
+from generations.clock import db_now
 from generations.models import Favorite, Generation
 from generations.scheduling import schedule
 from generations.services.credits import credits_refund
@@ -21,7 +23,7 @@ class ActionRefused(ValueError):
 
 def generation_cancel(*, generation: Generation, actor: Any) -> None:
     """Cancel while still queued (nothing sent to the provider yet): full refund."""
-    now = timezone.now()
+    now = db_now()
     with transaction.atomic():
         moved = Generation.objects.filter(pk=generation.pk, status=S.QUEUED, lease_until__isnull=True).update(
             status=S.CANCELED, finished_at=now, updated_at=now, next_run_at=None, error="Canceled by its owner."
@@ -43,13 +45,16 @@ def generation_resume(*, generation: Generation, actor: Any, task_id: str) -> No
     task_id = task_id.strip()
     if not task_id or len(task_id) > 200:
         raise ActionRefused("Enter the provider's task id (at most 200 characters).")
-    now = timezone.now()
+    now = db_now()
     moved = Generation.objects.filter(pk=generation.pk, status=S.NEEDS_ATTENTION).update(
         status=S.SUBMITTED,
         provider_task_id=task_id,
         submitted_at=now,
+        # Admins get to such rows late: the old deadline would fail the video before its first poll.
+        deadline_at=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS),
         next_run_at=now,
         lease_until=None,
+        lease_token=None,
         error="",
         updated_at=now,
     )
@@ -61,9 +66,9 @@ def generation_resume(*, generation: Generation, actor: Any, task_id: str) -> No
 
 def generation_repoll(*, generation: Generation) -> None:
     """Admin: ask the provider now instead of at the next scheduled poll."""
-    now = timezone.now()
+    now = db_now()
     moved = Generation.objects.filter(pk=generation.pk, status__in=Generation.POLLING).update(
-        next_run_at=now, lease_until=None, updated_at=now
+        next_run_at=now, lease_until=None, lease_token=None, updated_at=now
     )
     if moved != 1:
         raise ActionRefused("Only submitted or generating videos can be polled.")
@@ -74,7 +79,7 @@ def generation_repoll(*, generation: Generation) -> None:
 def generation_set_visibility(*, generation: Generation, visibility: str) -> None:
     if visibility not in Generation.Visibility.values:
         raise ActionRefused("Choose Team or Private.")
-    Generation.objects.filter(pk=generation.pk).update(visibility=visibility, updated_at=timezone.now())
+    Generation.objects.filter(pk=generation.pk).update(visibility=visibility, updated_at=db_now())
     generation.visibility = visibility
 
 
@@ -82,7 +87,7 @@ def generation_delete(*, generation: Generation, actor: Any) -> None:
     """Hide a finished generation and remove its files; its ledger rows stay (the ledger is append-only)."""
     if generation.status in Generation.IN_FLIGHT:
         raise ActionRefused("This video is still being made; cancel it or wait until it finishes.")
-    now = timezone.now()
+    now = db_now()
     moved = (
         Generation.objects.filter(pk=generation.pk, deleted_at__isnull=True)
         .exclude(status__in=Generation.IN_FLIGHT)

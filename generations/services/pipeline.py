@@ -8,25 +8,28 @@ step started from, so a job that runs twice changes nothing the second time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import random
 import tempfile
+import threading
 import uuid
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
 
+from generations.clock import db_now
 from generations.media import images
 from generations.media.fetch import DownloadError, download
 from generations.media.probe import InvalidVideo, make_poster, probe
@@ -39,6 +42,7 @@ from generations.providers.base import (
     SubmitOutcomeUnknown,
     SubmitRequest,
     SubmitResult,
+    VideoAtLink,
 )
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
@@ -50,19 +54,79 @@ S = Generation.Status
 
 
 def _lease(step: str) -> timedelta:
-    """How long a job may hold a row before the sweep assumes it died: longer than the step's job timeout.
+    """How long a claim lasts between two heartbeats before the sweep may assume the job died.
 
-    A submit or poll job is killed by RQ after 90/60 s, so 120 s covers it; a fetch heartbeats every second
-    while bytes arrive; Segmind v1 waits minutes for its first byte.
+    Every step keeps its lease alive from a heartbeat thread (`_Heartbeat`) that beats every quarter lease
+    whatever the step waits for (a provider's first byte, a stalled body, a slow S3 upload), and stops when the
+    job ends or is killed. A lease therefore outlasts every job timeout and read timeout as long as its job
+    lives, and expires within LEASE_SECONDS of its death. Steps with no heartbeat would need
+    lease >= job timeout (STEPS) and >= the call's read timeout; none runs without one.
     """
-    seconds = settings.LEASE_SECONDS
-    return timedelta(seconds=seconds * 8.4 if step == "sync" else seconds)
+    return timedelta(seconds=settings.LEASE_SECONDS)
+
+
+def checkpoint(point: str, gen: Generation) -> None:
+    """Where a step waits on the network or on storage ("poll:call", "fetch:store", ...). Does nothing;
+    the stateful model and the race tests pause steps here to interleave them with everything else."""
+
+
+class _Heartbeat:
+    """Keeps a claimed row's lease alive from a thread, independent of bytes arriving.
+
+    The beat renews the lease only while the row still carries this step's fencing token, so a step that lost
+    its claim can never extend someone else's. The thread uses its own database connection and closes it.
+    """
+
+    use_thread = True  # the stateful model beats by hand instead, when it moves the clock
+    active: ClassVar[set[_Heartbeat]] = set()
+
+    def __init__(self, gen: Generation):
+        self.pk, self.token = gen.pk, gen.lease_token
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> bool:
+        until = db_now() + _lease("any")
+        return Generation.objects.filter(pk=self.pk, lease_token=self.token).update(lease_until=until) == 1
+
+    def _run(self) -> None:
+        interval = max(settings.LEASE_SECONDS / 4, 0.05)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    self.beat()
+                except Exception:  # a database blip: the next beat tries again, the lease has slack for three
+                    log.warning("heartbeat for %s failed", self.pk, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def __enter__(self) -> _Heartbeat:
+        _Heartbeat.active.add(self)
+        if self.use_thread and self.token is not None:
+            self._thread = threading.Thread(target=self._run, name=f"lease-{self.pk}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _Heartbeat.active.discard(self)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 # Looking a possibly-sent submit up by our external id gives up (to an admin) after this many tries.
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
 EARLY = timedelta(seconds=1.5)
+# Past its deadline, a task the provider cannot be asked about (errors) is still polled this long before it fails.
+DEADLINE_GRACE = timedelta(minutes=10)
+PAID_LINK_FAILED = (
+    "The provider made this video, but we could not download it from the link it gave. An admin will recover it."
+)
+UNREACHABLE = (
+    "The provider could not be asked about this video since its deadline passed, so we do not know whether it was "
+    "made. An admin will check it."
+)
 UNKNOWN_SUBMIT = (
     "We could not tell whether the provider received this request, and resending it could pay for the video twice. "
     "An admin will check it with the provider."
@@ -74,21 +138,30 @@ def _claim(
     pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, **updates: Any
 ) -> Generation | None:
     """Take a row for one step if it is in `statuses` and no live job holds it; None if someone else has it."""
-    now = timezone.now()
+    now = db_now()
     qs = Generation.objects.filter(pk=pk, status__in=statuses).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
     if due:  # RQ's scheduler keeps whole seconds, so a delayed job may start up to a second early
         qs = qs.filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now + EARLY))
-    if qs.update(lease_until=now + lease, updated_at=now, **updates) != 1:
+    # The fencing token: every write that ends this step checks it, so a step whose lease expired (a frozen
+    # process, a lost heartbeat) and was claimed again can no longer change the row.
+    token = uuid.uuid4()
+    if qs.update(lease_until=now + lease, lease_token=token, updated_at=now, **updates) != 1:
         return None
     return Generation.objects.select_related("credential", "owner").get(pk=pk)
 
 
 def _advance(gen: Generation, expected: str, **fields: Any) -> bool:
-    """Finish a step: move the row on only if it is still where the step found it, and release the lease."""
+    """Move the row on only if it is still where the step found it and the step still holds its claim (its
+    fencing token); release the claim unless the step keeps working (``lease_until`` given)."""
     fields.setdefault("lease_until", None)
-    return Generation.objects.filter(pk=gen.pk, status=expected).update(updated_at=timezone.now(), **fields) == 1
+    if fields["lease_until"] is None:
+        fields["lease_token"] = None
+    qs = Generation.objects.filter(pk=gen.pk, status=expected)
+    if gen.lease_token is not None:
+        qs = qs.filter(lease_token=gen.lease_token)
+    return qs.update(updated_at=db_now(), **fields) == 1
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -130,23 +203,33 @@ def _request(gen: Generation) -> SubmitRequest:
 def _note_credential_problem(gen: Generation, exc: ProviderError) -> None:
     """Auth and out-of-credit errors are the admin's to fix: show them on the credential at once."""
     if exc.kind in ("auth", "no_credit"):
-        ProviderCredential.objects.filter(pk=gen.credential_id).update(
-            last_error=exc.message, last_error_at=timezone.now()
-        )
+        ProviderCredential.objects.filter(pk=gen.credential_id).update(last_error=exc.message, last_error_at=db_now())
 
 
-def generation_fail(pk: uuid.UUID, *, reason: str, detail: str = "", statuses: set[str] | None = None) -> bool:
-    """Mark failed and refund, in one transaction; only the first caller wins."""
+def generation_fail(
+    pk: uuid.UUID,
+    *,
+    reason: str,
+    detail: str = "",
+    statuses: set[str] | None = None,
+    token: uuid.UUID | None = None,
+) -> bool:
+    """Mark failed and refund, in one transaction; only the first caller wins. A step passes its fencing token
+    (only its own claim may fail the row); admins and the sweep pass none."""
     statuses = statuses or (Generation.IN_FLIGHT | {S.NEEDS_ATTENTION})
-    now = timezone.now()
+    now = db_now()
+    qs = Generation.objects.filter(pk=pk, status__in=statuses)
+    if token is not None:
+        qs = qs.filter(lease_token=token)
     with transaction.atomic():
-        moved = Generation.objects.filter(pk=pk, status__in=statuses).update(
+        moved = qs.update(
             status=S.FAILED,
             error=reason[:1000],
             error_detail=detail[:8000],
             finished_at=now,
             updated_at=now,
             lease_until=None,
+            lease_token=None,
             next_run_at=None,
         )
         if moved != 1:
@@ -165,9 +248,9 @@ def deadline_message(gen: Generation) -> str:
 
 
 def _deadline_passed(gen: Generation) -> bool:
-    if timezone.now() < gen.deadline_at:
+    if db_now() < gen.deadline_at:
         return False
-    generation_fail(gen.pk, reason=deadline_message(gen))
+    generation_fail(gen.pk, reason=deadline_message(gen), token=gen.lease_token)
     return True
 
 
@@ -181,27 +264,27 @@ def generation_submit(pk: uuid.UUID) -> None:
     """Send a queued generation to its provider (or resolve a submit whose outcome we never learned)."""
     gen = _claim(pk, {S.QUEUED}, _lease("submit"), status=S.SUBMITTING, submit_attempts=F("submit_attempts") + 1)
     if gen is not None:
-        if _deadline_passed(gen):
-            return
-        client = client_for(gen.credential)
-        if client.synchronous:
-            _advance(gen, S.SUBMITTING, lease_until=timezone.now() + _lease("sync"))
-            _generate_sync(gen, client)
-        else:
-            _send(gen, client)
+        with _Heartbeat(gen):
+            if _deadline_passed(gen):
+                return
+            client = client_for(gen.credential)
+            if client.synchronous:
+                _generate_sync(gen, client)
+            else:
+                _send(gen, client)
         return
     gen = _claim(pk, {S.SUBMITTING}, _lease("submit"), due=False)
     if gen is not None:  # an earlier submit job died or timed out: the request may have reached the provider
-        _resolve_unknown_submit(gen, client_for(gen.credential))
+        with _Heartbeat(gen):
+            _resolve_unknown_submit(gen, client_for(gen.credential))
 
 
 def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
+    checkpoint("submit:call", gen)
     try:
         result = client.submit(_request(gen))
     except SubmitOutcomeUnknown as exc:
-        log.warning("generation %s: submit outcome unknown (%s)", gen.pk, exc.message)
-        _advance(gen, S.SUBMITTING, error=exc.message, error_detail=exc.body, next_run_at=timezone.now())
-        _resolve_unknown_submit(Generation.objects.select_related("credential").get(pk=gen.pk), client, claimed=False)
+        _outcome_unknown(gen, client, exc)
         return
     except ProviderError as exc:
         if resend and exc.permanent and exc.kind != "duplicate":
@@ -210,13 +293,27 @@ def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
             _note_credential_problem(gen, exc)
             _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.message)
             return
+        if client.has_external_id and exc.kind == "server":
+            # A gateway's 500/502/503 may come after it created the task upstream: with our idempotency key
+            # we look it up before any resend. (Without one, a 5xx is resent: README, Guarantees.)
+            _outcome_unknown(gen, client, exc)
+            return
         _submit_failed(gen, exc)
         return
     _mark_submitted(gen, result, first_poll=settings.POLL_FIRST_SECONDS)
 
 
+def _outcome_unknown(gen: Generation, client: Client, exc: ProviderError) -> None:
+    log.warning("generation %s: submit outcome unknown (%s)", gen.pk, exc.message)
+    if _advance(gen, S.SUBMITTING, error=exc.message, error_detail=exc.body, next_run_at=db_now()):
+        again = _claim(gen.pk, {S.SUBMITTING}, _lease("submit"), due=False)
+        if again is not None:
+            with _Heartbeat(again):
+                _resolve_unknown_submit(again, client)
+
+
 def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float) -> None:
-    now = timezone.now()
+    now = db_now()
     if _advance(
         gen,
         S.SUBMITTING,
@@ -236,16 +333,16 @@ def _submit_failed(gen: Generation, exc: ProviderError) -> None:
     if routing.failover(gen, exc.kind, exc.message):  # refused before any task existed: the next account
         return
     if exc.kind == "duplicate":  # our external id already exists there: the first send did arrive
-        _advance(gen, S.SUBMITTING, next_run_at=timezone.now())
+        _advance(gen, S.SUBMITTING, next_run_at=db_now())
         schedule(submit_step(gen), gen.pk, key=f"dup{gen.submit_attempts}", delay=backoff(gen.submit_attempts))
         return
     delay = backoff(gen.submit_attempts, exc.retry_after)
     if exc.permanent:
-        generation_fail(gen.pk, reason=exc.message, detail=exc.body, statuses={S.SUBMITTING})
+        generation_fail(gen.pk, reason=exc.message, detail=exc.body, statuses={S.SUBMITTING}, token=gen.lease_token)
         return
-    if timezone.now() + timedelta(seconds=delay) >= gen.deadline_at:  # a provider that is down: wait, not forever
+    if db_now() + timedelta(seconds=delay) >= gen.deadline_at:  # a provider that is down: wait, not forever
         reason = f"{exc.message} The provider did not take the video before the deadline."
-        generation_fail(gen.pk, reason=reason, detail=exc.body, statuses={S.SUBMITTING})
+        generation_fail(gen.pk, reason=reason, detail=exc.body, statuses={S.SUBMITTING}, token=gen.lease_token)
         return
     if _advance(
         gen,
@@ -253,27 +350,26 @@ def _submit_failed(gen: Generation, exc: ProviderError) -> None:
         status=S.QUEUED,
         error=exc.message,
         error_detail=exc.body,
-        next_run_at=timezone.now() + timedelta(seconds=delay),
+        next_run_at=db_now() + timedelta(seconds=delay),
     ):
         schedule(submit_step(gen), gen.pk, key=str(gen.submit_attempts), delay=delay)
 
 
-def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = True) -> None:
+def _resolve_unknown_submit(gen: Generation, client: Client) -> None:
     """Never resend blindly: look the task up by our external id, or hand the row to an admin."""
     if not client.has_external_id:
         _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, next_run_at=None)
         return
-    if not claimed and _claim(gen.pk, {S.SUBMITTING}, _lease("submit"), due=False) is None:
-        return
+    checkpoint("submit:lookup", gen)
     try:
         found = client.find_by_external_id(gen.external_id, spec=gen.spec)
     except ProviderError as exc:
-        if timezone.now() >= gen.deadline_at or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        if db_now() >= gen.deadline_at or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
             _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
             return
         delay = backoff(gen.submit_attempts, exc.retry_after)
         Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
-        if _advance(gen, S.SUBMITTING, error=exc.message, next_run_at=timezone.now() + timedelta(seconds=delay)):
+        if _advance(gen, S.SUBMITTING, error=exc.message, next_run_at=db_now() + timedelta(seconds=delay)):
             schedule(submit_step(gen), gen.pk, key=f"r{gen.submit_attempts}", delay=delay)
         return
     if found is not None:
@@ -284,7 +380,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
         return
     # The provider has no task with our id, so the earlier request never arrived: sending is safe (and the
     # provider would refuse a second task with the same external id anyway).
-    Generation.objects.filter(pk=gen.pk).update(submit_attempts=F("submit_attempts") + 1)
+    Generation.objects.filter(pk=gen.pk, lease_token=gen.lease_token).update(submit_attempts=F("submit_attempts") + 1)
     gen.refresh_from_db()
     _send(gen, client, resend=True)
 
@@ -293,16 +389,31 @@ def _resolve_unknown_submit(gen: Generation, client: Client, *, claimed: bool = 
 def generation_poll(pk: uuid.UUID) -> None:
     """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund."""
     gen = _claim(pk, Generation.POLLING, _lease("poll"), poll_count=F("poll_count") + 1)
-    if gen is None or _deadline_passed(gen):
+    if gen is None:
         return
+    with _Heartbeat(gen):
+        _poll(gen)
+
+
+def _poll(gen: Generation) -> None:
+    # No deadline check before this call: a task may have finished just before its deadline (or an admin resumed
+    # it long after), so the deadline only ever fails a video the provider has just said is not done.
+    checkpoint("poll:call", gen)
     try:
         result = client_for(gen.credential).poll(gen.provider_task_id, spec=gen.spec)
     except ProviderError as exc:
         _note_credential_problem(gen, exc)
         if exc.kind == "not_found" and gen.poll_errors >= 3:
             generation_fail(
-                gen.pk, reason="The provider no longer knows this task.", detail=exc.body, statuses=Generation.POLLING
+                gen.pk,
+                reason="The provider no longer knows this task.",
+                detail=exc.body,
+                statuses=Generation.POLLING,
+                token=gen.lease_token,
             )
+            return
+        if db_now() >= gen.deadline_at + DEADLINE_GRACE:  # the provider cannot be asked: an admin decides
+            _advance(gen, gen.status, status=S.NEEDS_ATTENTION, error=UNREACHABLE, error_detail=exc.body)
             return
         delay = backoff(gen.poll_count, exc.retry_after)
         if _advance(
@@ -311,11 +422,11 @@ def generation_poll(pk: uuid.UUID) -> None:
             error=exc.message,
             error_detail=exc.body,
             poll_errors=F("poll_errors") + 1,
-            next_run_at=timezone.now() + timedelta(seconds=delay),
+            next_run_at=db_now() + timedelta(seconds=delay),
         ):
             schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
         return
-    now = timezone.now()
+    now = db_now()
     seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": ""}
     if result.state == "succeeded":
         if _advance(
@@ -335,6 +446,12 @@ def generation_poll(pk: uuid.UUID) -> None:
             reason=result.reason or "The provider could not make this video.",
             detail=str(result.raw)[:8000],
             statuses=Generation.POLLING,
+            token=gen.lease_token,
+        )
+    elif now >= gen.deadline_at:  # the provider has just said it is not done, and time is up
+        detail = str(result.raw)[:8000]
+        generation_fail(
+            gen.pk, reason=deadline_message(gen), detail=detail, statuses=Generation.POLLING, token=gen.lease_token
         )
     else:
         status = S.RUNNING if result.state == "running" else gen.status
@@ -352,7 +469,7 @@ def generation_poll(pk: uuid.UUID) -> None:
 
 def generation_poll_soon(gen: Generation) -> bool:
     """A provider callback arrived: poll now instead of at the scheduled time (at most one extra poll at once)."""
-    now = timezone.now()
+    now = db_now()
     # A second racing callback re-checks the row after the first one's update and finds it already due.
     moved = Generation.objects.filter(pk=gen.pk, status__in=Generation.POLLING, next_run_at__gt=now).update(
         next_run_at=now - timedelta(seconds=1), callbacks_received=F("callbacks_received") + 1
@@ -364,13 +481,6 @@ def generation_poll_soon(gen: Generation) -> bool:
 
 
 # --- fetch ----------------------------------------------------------------------------------------------------
-def _heartbeat(pk: uuid.UUID) -> Any:
-    def beat(_bytes: int) -> None:
-        Generation.objects.filter(pk=pk, status=S.DOWNLOADING).update(lease_until=timezone.now() + _lease("fetch"))
-
-    return beat
-
-
 def _tmp_dir() -> Path:
     path = Path(settings.MEDIA_ROOT).parent / "tmp" if not settings.AWS_STORAGE_BUCKET_NAME else None
     if path is None:
@@ -384,6 +494,11 @@ def generation_fetch(pk: uuid.UUID) -> None:
     gen = _claim(pk, {S.DOWNLOADING}, _lease("fetch"), fetch_attempts=F("fetch_attempts") + 1)
     if gen is None:
         return
+    with _Heartbeat(gen):
+        _fetch(gen)
+
+
+def _fetch(gen: Generation) -> None:
     if not gen.video_url:  # a synchronous generation whose worker died mid-body: the bytes are gone
         _advance(
             gen,
@@ -393,13 +508,13 @@ def generation_fetch(pk: uuid.UUID) -> None:
         )
         return
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
+        checkpoint("fetch:download", gen)
         try:
             got = download(
                 gen.video_url,
                 tmp,
                 max_bytes=settings.VIDEO_MAX_BYTES,
                 allowed_hosts=tuple(settings.FETCH_ALLOWED_HOSTS),
-                on_progress=_heartbeat(gen.pk),
             )
             tmp.flush()
             _store(gen, Path(tmp.name), size=got.size, sha256=got.sha256)
@@ -410,11 +525,17 @@ def generation_fetch(pk: uuid.UUID) -> None:
 def _fetch_failed(gen: Generation, exc: DownloadError | InvalidVideo) -> None:
     message = getattr(exc, "message", str(exc))
     permanent = getattr(exc, "permanent", False)
+    if (permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS) and gen.spec.provider_info.synchronous:
+        # The link came from a synchronous answer: the provider billed this video, so no silent refund (and no
+        # resend). The link stays on the row for the admin.
+        _advance(gen, S.DOWNLOADING, status=S.NEEDS_ATTENTION, error=PAID_LINK_FAILED, error_detail=message)
+        return
     if permanent or gen.fetch_attempts >= MAX_FETCH_ATTEMPTS:
-        generation_fail(gen.pk, reason=f"We could not download the finished video: {message}", statuses={S.DOWNLOADING})
+        reason = f"We could not download the finished video: {message}"
+        generation_fail(gen.pk, reason=reason, statuses={S.DOWNLOADING}, token=gen.lease_token)
         return
     delay = backoff(gen.fetch_attempts)
-    if _advance(gen, S.DOWNLOADING, error=message, next_run_at=timezone.now() + timedelta(seconds=delay)):
+    if _advance(gen, S.DOWNLOADING, error=message, next_run_at=db_now() + timedelta(seconds=delay)):
         schedule("fetch", gen.pk, key=str(gen.fetch_attempts), delay=delay)
 
 
@@ -424,14 +545,19 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
     poster_path = path.with_suffix(".jpg")
     try:
         make_poster(path, poster_path)
-        tag = sha256[:12]
+        # Keys unique to this claim: two fetches of one row (one of them stale) never write, and so never
+        # delete, the same object, whatever the storage's own collision handling.
+        tag = f"{sha256[:12]}-{gen.lease_token.hex[:8] if gen.lease_token else uuid.uuid4().hex[:8]}"
+        checkpoint("fetch:store", gen)
         with path.open("rb") as fh:
             video_name = default_storage.save(f"videos/{gen.pk}/video-{tag}.mp4", File(fh))
         with poster_path.open("rb") as fh:
             poster_name = default_storage.save(f"videos/{gen.pk}/poster-{tag}.jpg", File(fh))
+        _make_durable(video_name, poster_name)
     finally:
         with suppress(FileNotFoundError):
             poster_path.unlink()
+    checkpoint("fetch:final", gen)
     ready = _advance(
         gen,
         S.DOWNLOADING,
@@ -444,11 +570,11 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         width=info.width,
         height=info.height,
         has_audio=info.has_audio,
-        finished_at=timezone.now(),
+        finished_at=db_now(),
         next_run_at=None,
         error="",
     )
-    if not ready:  # another fetch won the race or an admin moved the row: keep storage clean
+    if not ready:  # this claim was lost (or an admin moved the row): these keys are ours alone, nobody else's
         default_storage.delete(video_name)
         default_storage.delete(poster_name)
     else:
@@ -456,12 +582,29 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         log.info("generation %s ready (%s bytes)", gen.pk, size)
 
 
+def _make_durable(*names: str) -> None:
+    """Local storage: the files and their directory entry reach the disk before READY is committed, so a power
+    cut right after the commit cannot leave a ready video without its file. Object stores (S3) acknowledge a
+    PUT only once it is durable."""
+    try:
+        paths = [Path(default_storage.path(name)) for name in names]
+    except NotImplementedError:
+        return
+    for target in dict.fromkeys([*paths, *(p.parent for p in paths)]):
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _generate_sync(gen: Generation, client: Client) -> None:
     """Synchronous providers (Segmind v1): the answer to the submit is the video body itself."""
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
+        checkpoint("sync:call", gen)
         try:
             with client.generate(_request(gen)) as chunks:
-                now = timezone.now()
+                now = db_now()
                 if not _advance(
                     gen,
                     S.SUBMITTING,
@@ -472,7 +615,11 @@ def _generate_sync(gen: Generation, client: Client) -> None:
                     lease_until=now + _lease("fetch"),
                 ):
                     return
-                got = _write_capped(chunks, tmp, _heartbeat(gen.pk))
+                checkpoint("sync:body", gen)
+                got = _write_capped(chunks, tmp)
+        except VideoAtLink as answer:
+            _link_answered(gen, answer.url)
+            return
         except SubmitOutcomeUnknown as exc:
             # Cut off before or while the body streamed: the provider may have made (and billed) the video.
             for state in (S.SUBMITTING, S.DOWNLOADING):
@@ -492,24 +639,35 @@ def _generate_sync(gen: Generation, client: Client) -> None:
         try:
             _store(gen, Path(tmp.name), size=got[0], sha256=got[1])
         except InvalidVideo as exc:
-            generation_fail(
-                gen.pk, reason=f"The provider sent something that is not a video: {exc}", statuses={S.DOWNLOADING}
-            )
+            reason = f"The provider sent something that is not a video: {exc}"
+            generation_fail(gen.pk, reason=reason, statuses={S.DOWNLOADING}, token=gen.lease_token)
 
 
-def _write_capped(chunks: Any, fileobj: Any, beat: Any) -> tuple[int, str]:
-    import hashlib
-    import time
+def _link_answered(gen: Generation, url: str) -> None:
+    """The synchronous call answered with a link: the video is made and paid for; from here only the download
+    (the fetch step, with its own retries) may be repeated, never the request."""
+    now = db_now()
+    if _advance(
+        gen,
+        S.SUBMITTING,
+        status=S.DOWNLOADING,
+        video_url=url,
+        submitted_at=now,
+        running_at=now,
+        downloading_at=now,
+        next_run_at=now,
+        error="",
+    ):
+        schedule("fetch", gen.pk, key="0")
 
-    digest, size, last = hashlib.sha256(), 0, 0.0
+
+def _write_capped(chunks: Any, fileobj: Any) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
     for chunk in chunks:
         size += len(chunk)
         if size > settings.VIDEO_MAX_BYTES:
             raise DownloadError("The video is larger than this site accepts.", permanent=True, kind="too_large")
         digest.update(chunk)
         fileobj.write(chunk)
-        if time.monotonic() - last > 1:
-            beat(size)
-            last = time.monotonic()
     fileobj.flush()
     return size, digest.hexdigest()

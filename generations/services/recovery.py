@@ -13,8 +13,8 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db.models import Q
-from django.utils import timezone
 
+from generations.clock import db_now
 from generations.models import Generation
 from generations.scheduling import queue_for, schedule
 from generations.services.notify import notify_later, untold
@@ -27,7 +27,7 @@ GRACE = timedelta(seconds=30)  # how late a scheduled step may start before we a
 
 
 def generations_recover(*, limit: int = 2000) -> Counter[str]:
-    now = timezone.now()
+    now = db_now()
     overdue = (
         Generation.objects.in_flight()
         .filter(
@@ -40,7 +40,8 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     )
     done: Counter[str] = Counter()
     for gen in overdue:
-        if gen.status in (S.QUEUED, S.SUBMITTED, S.RUNNING) and now >= gen.deadline_at:
+        # Only a row that was never sent fails here; one with a task id gets a poll, which asks the provider first.
+        if gen.status == S.QUEUED and now >= gen.deadline_at:
             generation_fail(
                 gen.pk, reason=deadline_message(gen), statuses={gen.status}
             )

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from generations import catalog
+from generations.clock import db_now
 from generations.media import images
 from generations.models import Generation, Price, ProviderCredential
 
@@ -294,14 +295,16 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
         moved = route_event(
             cred, "moved", f"{gen.credential.label} refused the video ({message[:200]}).", attempts=gen.submit_attempts
         )
-        now = timezone.now()
+        now = db_now()
+        held = {"lease_token": gen.lease_token} if gen.lease_token is not None else {}
         if (
-            Generation.objects.filter(
+            Generation.objects.filter(  # only the step that holds the row (its fencing token) may move it
                 pk=gen.pk,
                 status=Generation.Status.SUBMITTING,
                 provider_task_id="",
                 credential_id=gen.credential_id,
                 submit_attempts=gen.submit_attempts,
+                **held,
             ).update(
                 status=Generation.Status.QUEUED,
                 credential=cred,
@@ -311,6 +314,7 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
                 error="",
                 error_detail="",
                 lease_until=None,
+                lease_token=None,
                 next_run_at=now,
                 updated_at=now,
             )

@@ -152,6 +152,8 @@ def generate_v1(sim: Simulator, request: SimRequest, match: re.Match[str]) -> Si
             return error(400, MODERATION_MESSAGE)
         path = sim.videos.get(task.video_key)
         sim.stopping.wait(max(0.0, task.seconds - (time.monotonic() - started)))
+        if sim.segmind_v1_link:  # the finished video at a link; its download faults apply to that link
+            return json_response({"video": [{"url": sim.video_url(task)}]})
         download = sim.pick("segmind_v1", "download", task.markers, scope=task.id)
         response = routes_files.file_response(sim, path, None, download)
         response.headers["x-remaining-credits"] = "1000.00"

@@ -69,6 +69,8 @@ class Simulator:
         self.render_ahead = True
         # "demo": colourful videos with the prompt's first words at a realistic bitrate; "plain": cheap (tests).
         self.video_style = video_style
+        # Segmind v1 answers some routes with ``{"video": [{"url": …}]}`` instead of the MP4 bytes; tests switch it on.
+        self.segmind_v1_link = False
         self.public_url = public_url.rstrip("/")  # where clients reach us, if not host:port (e.g. behind Docker)
         self.tasks = TaskStore()
         self.faults = FaultBoard(faults)

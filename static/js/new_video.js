@@ -51,6 +51,7 @@
   }
 
   var routeEl = form.querySelector("[data-route]");
+  var quotedEl = form.querySelector("[data-quoted-cost]");
   var whyEl = form.querySelector("[data-route-why]");
   // The options that decide which accounts can make the video (views/new.py ROUTE_FIELDS, same list).
   var QUOTED = ["mode", "duration", "sound", "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot",
@@ -83,11 +84,13 @@
           var errors = d.errors || {};
           var first = Object.keys(errors)[0];
           costEl.textContent = "—";
+          if (quotedEl) quotedEl.value = "";
           afterEl.textContent = "—";
           errorEl.textContent = first ? errors[first] : "This combination cannot be priced.";
           return;
         }
         costEl.textContent = d.cost;
+        if (quotedEl) quotedEl.value = d.cost;
         if (routeEl) routeEl.textContent = d.account;
         if (whyEl) whyEl.textContent = d.why;
         nowEl.textContent = d.balance;

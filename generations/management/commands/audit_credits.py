@@ -6,7 +6,10 @@ from generations.services.credits import credits_audit
 
 
 class Command(BaseCommand):
-    help = "Check that every balance equals the sum of its ledger and no generation was charged or refunded twice."
+    help = (
+        "Check that every balance equals the sum of its ledger, every generation was charged once, and money "
+        "matches status: one refund for each failed or canceled generation, none for any other."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         problems = credits_audit()
@@ -14,4 +17,4 @@ class Command(BaseCommand):
             self.stdout.write(str(p))
         if problems:
             raise CommandError(f"{len(problems)} credit problem(s) found.")
-        self.stdout.write("Credits audit passed: every balance equals its ledger.")
+        self.stdout.write("Credits audit passed: balances equal the ledger; refunds match failed or canceled videos.")
