@@ -76,7 +76,7 @@ class DemoFrames:
                         row[x : min(x + scale, w)] = b"\xeb" * max(min(scale, w - x), 0)
             rows += [bytes(row)] * scale
         rows += [b"\x18" * w] * scale
-        top = max(self.height - len(rows) - self.height // 10, 0)
+        top = max(self.height - len(rows) - self.height // 5, 0)  # clear of players' controls and badges
         return top, rows[: self.height - top]
 
     def frame(self, i: int) -> av.VideoFrame:
