@@ -70,10 +70,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 S = Generation.Status
 PROFILE = os.environ.get("MODEL_PROFILE", "ci")
 PROFILES = {
-    # examples x steps: about 2,000 rule steps in `make test`, deterministic (derandomized) so CI never flakes.
+    # examples x steps: about 1,000 rule steps in `make test`, deterministic (derandomized) so CI never flakes.
     "ci": settings(
-        max_examples=int(os.environ.get("MODEL_EXAMPLES", "45")),
-        stateful_step_count=int(os.environ.get("MODEL_STEPS", "45")),
+        max_examples=int(os.environ.get("MODEL_EXAMPLES", "25")),
+        stateful_step_count=int(os.environ.get("MODEL_STEPS", "40")),
         derandomize=True,
     ),
     "soak": settings(

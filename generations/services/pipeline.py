@@ -293,9 +293,10 @@ def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
             _note_credential_problem(gen, exc)
             _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.message)
             return
-        if client.has_external_id and exc.kind == "server":
-            # A gateway's 500/502/503 may come after it created the task upstream: with our idempotency key
-            # we look it up before any resend. (Without one, a 5xx is resent: README, Guarantees.)
+        if client.has_external_id and exc.status_code in (500, 502):
+            # A gateway's 500/502 may come after it created the task upstream: with our idempotency key we look
+            # it up before any resend. A 503 says the request was not taken (down, maintenance): plain retry.
+            # (Without an idempotency key, a 5xx is resent: README, Guarantees.)
             _outcome_unknown(gen, client, exc)
             return
         _submit_failed(gen, exc)
@@ -364,7 +365,9 @@ def _resolve_unknown_submit(gen: Generation, client: Client) -> None:
     try:
         found = client.find_by_external_id(gen.external_id, spec=gen.spec)
     except ProviderError as exc:
-        if db_now() >= gen.deadline_at or gen.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        # A provider that is down answers the lookup with errors too: keep asking until the deadline (as a submit
+        # would), then hand the row to an admin; a permanent refusal of the lookup goes to the admin at once.
+        if db_now() >= gen.deadline_at or exc.permanent:
             _advance(gen, S.SUBMITTING, status=S.NEEDS_ATTENTION, error=UNKNOWN_SUBMIT, error_detail=exc.body)
             return
         delay = backoff(gen.submit_attempts, exc.retry_after)
