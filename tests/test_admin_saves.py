@@ -49,6 +49,10 @@ def form_data(client: Client, url: str, **changes: Any) -> dict[str, Any]:
                 data[name] = "on"
         elif value is not None:
             data[name] = value
+    for formset in client.get(url).context.get("inline_admin_formsets", []):  # inlines posted back unchanged
+        management = formset.formset.management_form
+        for name in management.fields:
+            data[f"{management.prefix}-{name}"] = management[name].value()
     data.update(changes)
     return data
 

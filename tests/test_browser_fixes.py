@@ -101,7 +101,7 @@ def test_credit_rows_stack_on_a_phone_with_every_column_on_screen(
 def test_a_rejected_submit_shows_a_focused_summary_at_the_top_linking_each_field(
     tab: Session, credentials: Any
 ) -> None:
-    page = tab.open(f"/new/?model={credentials['kling'].pk}:kling:kling-v2-6")
+    page = tab.open(f"/new/?model={credentials['kling'].pk}:kling:kling-v1")  # the one model with camera control
     page.get_by_label("Prompt", exact=True).fill("A red kite above the dunes")
     # Camera control needs standard mode: the server refuses this combination.
     page.get_by_label("Mode", exact=True).select_option("pro")
