@@ -52,11 +52,12 @@ MARKERS = {
     "expired": "download:expired",
     "oversize": "download:oversize",
     "no_credit": "create:no_credit",
+    "spend_limit": "create:spend_limit",
     "auth": "create:auth",
     "submit_timeout": "create:submit_timeout",
 }
 AMBIGUOUS = {"submit_timeout"}
-PERMANENT = {"moderation", "never", "wrong_type", "expired", "oversize", "no_credit", "auth"}
+PERMANENT = {"moderation", "never", "wrong_type", "expired", "oversize", "no_credit", "spend_limit", "auth"}
 # Short timings so minutes of provider behaviour fit in seconds; the deadline grows with the amount of work.
 ENV = {
     "LEASE_SECONDS": "4",
