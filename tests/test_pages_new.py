@@ -222,7 +222,7 @@ def test_the_same_form_token_twice_makes_one_video(alice: Any, alice_client: Cli
 
 
 def test_a_tampered_model_value_is_a_field_error(alice_client: Client, credentials: Any) -> None:
-    response = post(alice_client, credentials, model="999:mulerun:kling-v2.6")
+    response = post(alice_client, credentials, model="987654321:mulerun:kling-v2.6")
     assert response.status_code == 200
     assert "Select a valid choice" in field_block(response.content.decode(), "model")
     assert Generation.objects.count() == 0
