@@ -436,32 +436,30 @@ class LibraryFilterForm(forms.Form):
 # --- Admin ----------------------------------------------------------------------------------------------------
 
 
-class GrantCreditsForm(forms.Form):
+class _CreditsMoveForm(forms.Form):
+    """An admin's credit movement: an amount, and a reason the member reads on their Credits page."""
+
+    reason = forms.CharField(
+        label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason; the member sees it.")
+        return reason
+
+
+class GrantCreditsForm(_CreditsMoveForm):
     # A new token each time the form is shown; posting the same form twice grants once.
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
     amount = forms.IntegerField(label="Credits to grant", min_value=1, max_value=10_000_000)
-    reason = forms.CharField(
-        label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
-    )
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Give a reason; the member sees it.")
-        return reason
+    field_order = ["token", "amount", "reason"]
 
 
-class TakeBackCreditsForm(forms.Form):
+class TakeBackCreditsForm(_CreditsMoveForm):
     amount = forms.IntegerField(label="Credits to take back", min_value=1, max_value=10_000_000)
-    reason = forms.CharField(
-        label="Reason", max_length=255, help_text="Required. The member reads it on their Credits page."
-    )
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Give a reason; the member sees it.")
-        return reason
+    field_order = ["amount", "reason"]
 
 
 class MarkFailedForm(forms.Form):
