@@ -212,6 +212,10 @@ class KlingClient(HttpClient):
         except ProviderError as exc:
             if exc.kind == "not_found" and exc.status_code == 404:
                 return None
+            if exc.kind == "html":  # the route does not exist here: asking again cannot help
+                raise ProviderError(
+                    exc.message, permanent=True, status_code=exc.status_code, body=exc.body, kind="html"
+                ) from exc
             raise
         found = task_of(reply.data)
         if not isinstance(found, list):
