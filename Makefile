@@ -20,10 +20,10 @@ $(VENV)/.dev: $(VENV)/.base
 run: $(VENV)/.base  ## the whole site on embedded defaults: http://127.0.0.1:$${PORT:-8000}/
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py devserver
 
-test: $(VENV)/.dev  ## lint, migrations check, every test (PostgreSQL when DATABASE_URL points at it)
+test: $(VENV)/.dev  ## lint, migrations check, every test on 3 processes (most wait on HTTP, Redis, the browser)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $${TEST_WORKERS:-3} --durations=15 $(PYTEST_ARGS)
 
 audit: $(VENV)/.dev  ## known vulnerabilities in the pinned versions (needs pypi.org's JSON API or OSV)
 	$(BIN)/pip-audit --progress-spinner off --strict -r constraints.txt --disable-pip --no-deps

@@ -149,6 +149,7 @@ def worker_env(**extra: str) -> dict[str, str]:
     else:
         url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = dict(os.environ, DATABASE_URL=url, TEST_REDIS_URL=settings.REDIS_URL, DJANGO_SETTINGS_MODULE="tests.settings")
+    env.pop("PYTEST_XDIST_WORKER", None)  # the subprocess uses exactly this session's Redis database
     env.update(
         POLL_FIRST_SECONDS=str(settings.POLL_FIRST_SECONDS),
         POLL_MAX_SECONDS=str(settings.POLL_MAX_SECONDS),

@@ -18,6 +18,10 @@ os.environ.setdefault("FETCH_ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 _redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"…: each pytest-xdist worker gets its own database
+if _worker.startswith("gw") and _worker[2:].isdigit():
+    _base, _, _db = _redis.rpartition("/")
+    _redis = f"{_base}/{(int(_db or 0) - int(_worker[2:])) % 16}"
 if not devredis.reachable(_redis):
     _redis, _proc = devredis.start_private(Path(__file__).resolve().parent.parent / "var" / f"test-redis-{os.getpid()}")
     atexit.register(_proc.terminate)
