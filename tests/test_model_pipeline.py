@@ -169,6 +169,7 @@ class FakeClient(Client):
         return SubmitResult(task.id, {"task_id": task.id}, "found") if task else None
 
     def poll(self, task_id: str, *, spec: Any) -> PollResult:
+        Machine.current_run().asked = True
         answer = self.world.answer
         if answer in ("transient", "unknown", "cut"):
             raise _transient()
@@ -255,6 +256,7 @@ class Run:
         self.go: queue.Queue[str] = queue.Queue()
         self.delivered = False  # a complete video body (or download) reached this step
         self.excused = False  # it lost its lease without dying (frozen) or was killed: it may not deliver
+        self.asked = False  # it asked the provider how the task is doing
         self.error: BaseException | None = None
 
     def start(self) -> None:
@@ -354,6 +356,8 @@ class Machine(RuleBasedStateMachine):
         if late and gen.deadline_at > clock.db_now():  # admins often get to it only after its deadline
             self._travel(gen.deadline_at - clock.db_now() + timedelta(seconds=1), beats=True)
         generation_resume(generation=gen, actor=None, task_id=task.id)
+        deadline = Generation.objects.values_list("deadline_at", flat=True).get(pk=pk)
+        check(deadline > clock.db_now(), "a resumed video kept a deadline that has passed: its next poll may fail it")
 
     @rule(target=forms, pk=gens)
     def admin_opens_change_form(self, pk: uuid.UUID) -> Generation:
@@ -400,16 +404,23 @@ class Machine(RuleBasedStateMachine):
         if deadline > clock.db_now():
             self._travel(deadline - clock.db_now() + timedelta(seconds=1), beats=True)
 
-    @rule(target=paused, run=consumes(paused))
-    def call_stalls(self, run: Run) -> Run | Any:
+    @rule(target=paused, run=consumes(paused), answer=st.sampled_from(ANSWERS), rival_ends=st.booleans())
+    def call_stalls(self, run: Run, answer: str, rival_ends: bool) -> Run | Any:
         """The paused step's call (or storage write) stalls for longer than a lease while its process lives;
-        meanwhile the row's due step is started, as the sweep would."""
+        meanwhile the row's due step is started, as the sweep would, and gets this answer. The rival either runs
+        to its end (then the stalled step resumes into what it did) or its worker dies at its next pause."""
         self._travel(timedelta(seconds=3 * pipeline.settings.LEASE_SECONDS), beats=True)
         generations_recover()
         status = Generation.objects.values_list("status", flat=True).get(pk=run.pk)
         step = {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll")
         other = Run(step, STEPS[step], run.pk)
-        if self._go(other, start=True) is other and self._go(other, answer="ok") is other:
+        result = self._go(other, start=True)
+        for _ in range(6 if rival_ends else 1):
+            if result is not other:
+                return run
+            result = self._go(other, answer=answer)
+            answer = "ok"
+        if result is other:
             self._kill(other)  # its worker dies there: the stalled step stays the only one alive
         return run
 
@@ -474,6 +485,13 @@ class Machine(RuleBasedStateMachine):
         else:
             run.go.put("go")
         still = run.wait()
+        after_status = Generation.objects.values_list("status", flat=True).get(pk=run.pk)
+        if run.label == "poll" and before["status"] != S.FAILED and after_status == S.FAILED:
+            task = self.world.task_of(run.pk)
+            check(
+                task is None or task.sync or run.asked or run.pk in self.admin_failed,
+                "a poll failed a video with a provider task without asking the provider how it is doing",
+            )
         if fenced:
             after = self._row(run.pk)
             check(after == before, f"{run.label} changed the row after losing its lease: {before} -> {after}")
