@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from generations.params import has_control_characters, parse_int
@@ -71,6 +71,19 @@ PROVIDERS: dict[str, ProviderInfo] = {
 
 
 @dataclass(frozen=True)
+class ImageRules:
+    """How a model takes pictures: a start image always; an end image (last frame) only where documented."""
+
+    # The provider's image-to-video model id, where it differs from the text-to-video one (AI/ML API); the Kling
+    # and MuleRun protocols name the same model on an image-to-video route instead.
+    route: str = ""
+    end_modes: tuple[str, ...] = ("pro",)  # modes in which an end image is accepted; () = never
+    end_durations: tuple[int, ...] = ()  # durations in which it is accepted; () = every duration
+    end_silent: bool = False  # the model makes a video with an end image silent only (kling-v2-6)
+    cfg_scale: bool = True  # whether the image-to-video route takes cfg_scale
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     provider: str
     model: str  # the provider's own model id or route name
@@ -84,13 +97,23 @@ class ModelSpec:
     sound_default: bool = False
     cfg_scale: bool = False
     cfg_default: float | None = None
-    image_urls: bool = False  # image_url (first frame) and tail_image_url (last frame, pro only)
+    images: ImageRules | None = None  # image_url (start image) and tail_image_url (end image), if taken
     multi_shot: bool = False
     camera_control: bool = False  # Kling: std mode and 5 s only
     watermark: bool = False  # Kling: the member then gets Kling's watermarked copy (watermark_url)
     # Seconds the provider usually takes; the simulator and the first estimate use it.
     typical_seconds: int = 120
     notes: str = ""
+    # Set on a copy for a task made from a start image (``for_image_task``): protocols whose image-to-video task
+    # lives on its own route (Kling's image2video, MuleRun's image-to-video) poll that route.
+    image_task: bool = False
+
+    @property
+    def image_urls(self) -> bool:
+        return self.images is not None
+
+    def for_image_task(self, from_image: bool = True) -> ModelSpec:
+        return replace(self, image_task=from_image) if from_image != self.image_task else self
 
     @property
     def key(self) -> str:
@@ -114,26 +137,45 @@ class ModelSpec:
         return names
 
 
+# Pictures (docs/providers.md, "Capability table"). Kling's capability map: an end image ("首尾帧") in pro mode
+# only, on kling-v1 in 5 s videos only, silent only on kling-v2-6; none on the master models; no camera control
+# with a picture on these models. Kling's image2video lists no kling-v3.
+_END_PRO = ImageRules()
+_NO_END = ImageRules(end_modes=())
+_V26_IMAGES = ImageRules(end_silent=True)
+
 # Kling protocol (official API and PowerTokens): every model can also return a watermarked copy.
 _KLING = dict(watermark=True, typical_seconds=90)
 _KLING_V3 = dict(
     durations=tuple(range(3, 16)), sound=True, cfg_scale=True, cfg_default=0.5, multi_shot=True, **_KLING
 )
 _SEGMIND = dict(modes=("pro",), cfg_scale=True, cfg_default=0.7, typical_seconds=134)
-_SEGMIND_25 = dict(label="Kling 2.5 Turbo", image_urls=True, **_SEGMIND)
+_SEGMIND_25 = dict(label="Kling 2.5 Turbo", images=_END_PRO, **_SEGMIND)
 _SEGMIND_26 = dict(label="Kling 2.6", sound=True, sound_default=True, **_SEGMIND)
 _AIML_V3 = dict(durations=tuple(range(3, 16)), cfg_scale=True, sound=True, sound_default=True, multi_shot=True)
 
 CATALOG: dict[str, ModelSpec] = {
     m.key: m
     for m in (
-        ModelSpec("mulerun", "kling-v2.5-turbo", "Kling 2.5 Turbo"),
+        ModelSpec("mulerun", "kling-v2.5-turbo", "Kling 2.5 Turbo", images=_END_PRO),
         ModelSpec(
-            "mulerun", "kling-v2.6", "Kling 2.6", sound=True, sound_requires_pro=True, notes="sound needs pro mode"
+            "mulerun",
+            "kling-v2.6",
+            "Kling 2.6",
+            sound=True,
+            sound_requires_pro=True,
+            images=_V26_IMAGES,
+            notes="sound needs pro mode",
         ),
         ModelSpec("mulerun", "kling-v3", "Kling 3", durations=tuple(range(3, 16)), sound=True, multi_shot=True),
         ModelSpec(
-            "aimlapi", "klingai/v2.5-turbo/pro/text-to-video", "Kling 2.5 Turbo Pro", modes=("pro",), cfg_scale=True
+            "aimlapi",
+            "klingai/v2.5-turbo/pro/text-to-video",
+            "Kling 2.5 Turbo Pro",
+            modes=("pro",),
+            cfg_scale=True,
+            # Its image-to-video schema has image_url but no tail_image_url.
+            images=ImageRules(route="klingai/v2.5-turbo/pro/image-to-video", end_modes=()),
         ),
         ModelSpec(
             "aimlapi", "klingai/v2.1-master-text-to-video", "Kling 2.1 Master", modes=("pro",), cfg_scale=True
@@ -146,19 +188,31 @@ CATALOG: dict[str, ModelSpec] = {
             cfg_scale=True,
             sound=True,
             sound_default=True,
+            # Its image-to-video schema has tail_image_url and generate_audio, and no cfg_scale.
+            images=ImageRules(route="klingai/video-v2-6-pro-image-to-video", end_silent=True, cfg_scale=False),
         ),
         ModelSpec("aimlapi", "klingai/video-v3-standard-text-to-video", "Kling 3 Standard", modes=("std",), **_AIML_V3),
         ModelSpec("aimlapi", "klingai/video-v3-pro-text-to-video", "Kling 3 Pro", modes=("pro",), **_AIML_V3),
         # Camera control: kling-v1, std, 5 s only (Kling's capability map and a real 400 code 1201).
-        ModelSpec("kling", "kling-v1", "Kling 1.0", negative_prompt=False, camera_control=True, **_KLING),
-        ModelSpec("kling", "kling-v1-6", "Kling 1.6", cfg_scale=True, cfg_default=0.5, **_KLING),
-        ModelSpec("kling", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), **_KLING),
-        ModelSpec("kling", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING),
+        ModelSpec(
+            "kling",
+            "kling-v1",
+            "Kling 1.0",
+            negative_prompt=False,
+            camera_control=True,
+            images=ImageRules(end_modes=("std", "pro"), end_durations=(5,)),
+            **_KLING,
+        ),
+        ModelSpec("kling", "kling-v1-6", "Kling 1.6", cfg_scale=True, cfg_default=0.5, images=_END_PRO, **_KLING),
+        ModelSpec("kling", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), images=_NO_END, **_KLING),
+        ModelSpec("kling", "kling-v2-5-turbo", "Kling 2.5 Turbo", images=_END_PRO, **_KLING),
         # Kling makes std videos on v2-6 silent only: sound needs pro.
-        ModelSpec("kling", "kling-v2-6", "Kling 2.6", sound=True, sound_requires_pro=True, **_KLING),
+        ModelSpec(
+            "kling", "kling-v2-6", "Kling 2.6", sound=True, sound_requires_pro=True, images=_V26_IMAGES, **_KLING
+        ),
         ModelSpec("kling", "kling-v3", "Kling 3", **_KLING_V3),
-        ModelSpec("powertokens", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), **_KLING),
-        ModelSpec("powertokens", "kling-v2-5-turbo", "Kling 2.5 Turbo", **_KLING),
+        ModelSpec("powertokens", "kling-v2-1-master", "Kling 2.1 Master", modes=("pro",), images=_NO_END, **_KLING),
+        ModelSpec("powertokens", "kling-v2-5-turbo", "Kling 2.5 Turbo", images=_END_PRO, **_KLING),
         # The PowerTokens kling-v3 page describes a 4k mode next to std and pro.
         ModelSpec("powertokens", "kling-v3", "Kling 3", modes=("std", "pro", "4k"), **_KLING_V3),
         ModelSpec("segmind", "kling-2.5-turbo", **_SEGMIND_25),
@@ -337,10 +391,13 @@ def validate(model_key: str, raw: Mapping[str, Any]) -> GenerationParams:
     mode = r.choice("mode", spec.modes, spec.modes[0], what="mode")
     aspect = r.choice("aspect_ratio", spec.aspect_ratios, spec.aspect_ratios[0], what="aspect ratio")
     duration = r.choice("duration", spec.durations, 5 if 5 in spec.durations else spec.durations[0], what="duration")
-    sound = r.flag("sound", spec.sound_default)
-    cfg = r.number("cfg_scale", low=0, high=1, label="CFG scale")
     image_url = r.url("image_url", "Start image URL")
     tail_url = r.url("tail_image_url", "End image URL")
+    pictures = spec.images
+    # An end image makes kling-v2-6 silent: it then defaults to no sound instead of refusing the default.
+    silent_end = bool(tail_url and pictures and pictures.end_silent)
+    sound = r.flag("sound", spec.sound_default and not silent_end)
+    cfg = r.number("cfg_scale", low=0, high=1, label="CFG scale")
     watermark = r.flag("watermark")
     camera = _camera(r, spec, mode, duration)
 
@@ -352,12 +409,7 @@ def validate(model_key: str, raw: Mapping[str, Any]) -> GenerationParams:
         r.errors["sound"] = f"Sound on {spec.label} needs Professional mode."
     if cfg is not None and not spec.cfg_scale:
         r.errors["cfg_scale"] = f"{spec.label} does not support CFG scale."
-    if (image_url or tail_url) and not spec.image_urls:
-        r.errors["image_url" if image_url else "tail_image_url"] = f"{spec.label} does not take images."
-    elif tail_url and not image_url:
-        r.errors["tail_image_url"] = "An end image needs a start image."
-    elif tail_url and mode != "pro":
-        r.errors["tail_image_url"] = "An end image needs Professional mode."
+    _pictures(r, spec, image_url, tail_url, mode, duration, sound=sound, cfg=cfg, camera=camera)
     if watermark and not spec.watermark:
         r.errors["watermark"] = f"{spec.label} does not offer a watermark option."
     if not spec.multi_shot and r.flag("multi_shot"):
@@ -384,6 +436,42 @@ def validate(model_key: str, raw: Mapping[str, Any]) -> GenerationParams:
         camera_control=camera,
         watermark=watermark,
     )
+
+
+def _pictures(
+    r: _Reader,
+    spec: ModelSpec,
+    image_url: str,
+    tail_url: str,
+    mode: str,
+    duration: int,
+    *,
+    sound: bool,
+    cfg: float | None,
+    camera: dict[str, Any] | None,
+) -> None:
+    """The documented rules for start and end images (docs/providers.md, "Capability table")."""
+    rules = spec.images
+    if not (image_url or tail_url):
+        return
+    if rules is None:
+        r.errors["image_url" if image_url else "tail_image_url"] = f"{spec.label} does not take images."
+        return
+    if tail_url and not image_url:
+        r.errors["tail_image_url"] = "An end image needs a start image."
+    elif tail_url and not rules.end_modes:
+        r.errors["tail_image_url"] = f"{spec.label} does not take an end image here; choose another model."
+    elif tail_url and mode not in rules.end_modes:
+        r.errors["tail_image_url"] = "An end image needs Professional mode."
+    elif tail_url and rules.end_durations and duration not in rules.end_durations:
+        seconds = _list(rules.end_durations)
+        r.errors["tail_image_url"] = f"An end image on {spec.label} works with a {seconds} s video only."
+    elif tail_url and rules.end_silent and sound:
+        r.errors["sound"] = f"{spec.label} makes a video with an end image silent; switch sound off."
+    if camera and "camera_control" not in r.errors:
+        r.errors["camera_control"] = "Camera control cannot be combined with a start image."
+    if cfg is not None and not rules.cfg_scale:
+        r.errors["cfg_scale"] = f"{spec.label} does not take CFG scale with a start image."
 
 
 def _shots(r: _Reader, total: int) -> tuple[Shot, ...]:

@@ -67,6 +67,52 @@ def sim(simulator: Simulator) -> Iterator[Simulator]:
     simulator.task_seconds, simulator.result_ttl, simulator.segmind_v1_link = TASK_SECONDS, 3600.0, False
 
 
+def png(size: tuple[int, int] = (640, 360), colours: tuple[tuple[int, int, int], ...] = ((200, 30, 40),)) -> bytes:
+    """A picture of vertical bands of ``colours`` (left to right), as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size)
+    band = size[0] // len(colours)
+    for i, colour in enumerate(colours):
+        image.paste(colour, (i * band, 0, size[0] if i == len(colours) - 1 else (i + 1) * band, size[1]))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+PICTURES = {"/start.png": png(colours=((200, 30, 40), (30, 60, 200))), "/end.png": png(colours=((20, 170, 60),))}
+
+
+@pytest.fixture(scope="session")
+def picture_server() -> Iterator[str]:
+    """A loopback web server with two pictures (/start.png, /end.png), for providers that fetch a start image."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = PICTURES.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def options(provider: str) -> HttpOptions:
     read = V1_READ_TIMEOUT if provider == "segmind_v1" else READ_TIMEOUT
     return HttpOptions(timeout=httpx.Timeout(connect=2.0, read=read, write=2.0, pool=2.0), deadline=20.0)

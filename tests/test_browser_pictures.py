@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from PIL import Image
 
@@ -65,3 +66,34 @@ def test_continue_this_video_opens_the_form_with_its_last_frame(
     assert preview.evaluate("img => img.naturalWidth") == gen.width
     assert "from its last frame" in page.locator("#field-pictures").inner_text()
     tab.check("new-video-continue")
+
+
+def test_a_member_makes_a_kling_video_from_an_uploaded_picture(
+    browser: Any, live_server: Any, alice: Any, sim_credentials: Any, sim: Any, media_root: Path, settings: Any,
+    fast_polls: None, tmp_path: Path,
+) -> None:
+    """Kling takes the picture itself (base64): the video made on the simulator begins with the uploaded picture."""
+    from tests.conftest import drive
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    picture = tmp_path / "poster.png"
+    Image.new("RGB", (960, 540), (230, 200, 30)).save(picture)
+    session = Session(browser, live_server.url, alice)
+    try:
+        page = session.open(f"/new/?model={sim_credentials['kling'].pk}:kling:kling-v2-5-turbo")
+        page.get_by_label("Start image", exact=True).set_input_files(str(picture))
+        page.locator("[data-picture-box=start_image] [data-preview]").wait_for(state="visible")
+        page.get_by_label("Prompt", exact=True).fill("The poster flutters in the wind")
+        page.locator("[data-submit]").click()
+        page.wait_for_url(re.compile(r"/videos/[0-9a-f-]{36}/$"))
+        (gen,) = drive(Generation.objects.get())
+        assert (gen.status, gen.provider) == (Generation.Status.READY, "kling"), gen.error
+        with gen.video.open("rb") as fh, av.open(fh) as container:
+            first = next(container.decode(video=0)).to_image()
+        r, g, b = first.resize((1, 1)).getpixel((0, 0))
+        assert abs(r - 230) < 30 and abs(g - 200) < 30 and b < 70  # the uploaded picture, not the plain render
+        page.reload()
+        page.get_by_alt_text("The picture this video starts from").wait_for(state="visible")
+        session.check("new-video-kling-picture-ready")
+    finally:
+        session.close()

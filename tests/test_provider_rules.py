@@ -10,6 +10,7 @@ side fails one of the two tests instead of being copied from one into the other.
 from __future__ import annotations
 
 import ast
+import base64
 import itertools
 import json
 import uuid
@@ -27,8 +28,9 @@ from generations.providers.base import Client, ProviderError, SubmitRequest
 from generations.providers.http import HttpOptions
 from generations.simulator import Simulator
 from generations.simulator.rules import CAMERA_REFUSAL
-from tests.fixtures_simulator import client_for, credential
+from tests.fixtures_simulator import PICTURES, client_for, credential
 
+PICTURE = base64.b64encode(PICTURES["/start.png"]).decode()  # raw Base64, as Kling documents
 SIMULATOR_PACKAGE = Path(__file__).resolve().parent.parent / "generations" / "simulator"
 
 
@@ -64,29 +66,44 @@ def _shot_variants(spec: ModelSpec, duration: int) -> list[dict[str, Any]]:
 
 
 def _camera_variants(spec: ModelSpec, mode: str, duration: int) -> list[dict[str, Any]]:
+    # (the catalog refuses camera control with a start image: no model documents it for image-to-video)
     if not (spec.camera_control and mode == "std" and duration == 5):
         return [{}]
     simple = {"type": "simple", "config": {"zoom": -4}}
     return [{}, {"camera_control": simple}, {"camera_control": {"type": "down_back"}}]
 
 
-def _image_variants(spec: ModelSpec, mode: str) -> list[dict[str, Any]]:
-    if not spec.image_urls:
+START, END = "https://pictures.invalid/start.png", "https://pictures.invalid/end.png"  # see _reachable
+
+
+def _image_variants(spec: ModelSpec, mode: str, duration: int, sound: bool) -> list[dict[str, Any]]:
+    """No picture, a start image, and a start and end image where the model's documented rules allow one."""
+    rules = spec.images
+    if rules is None:
         return [{}]
-    start, end = "https://images.example/start.png", "https://images.example/end.png"
-    return [{}, {"image_url": start}] + ([{"image_url": start, "tail_image_url": end}] if mode == "pro" else [])
+    variants: list[dict[str, Any]] = [{}, {"image_url": START}]
+    end_ok = mode in rules.end_modes and (not rules.end_durations or duration in rules.end_durations)
+    if end_ok and not (rules.end_silent and sound):
+        variants.append({"image_url": START, "tail_image_url": END})
+    return variants
 
 
-def _extras(spec: ModelSpec) -> dict[str, Any]:
+def _extras(spec: ModelSpec, pictures: bool = False) -> dict[str, Any]:
     """Every optional setting this model offers, switched on."""
     extras: dict[str, Any] = {}
     if spec.negative_prompt:
         extras["negative_prompt"] = "blur, text"
-    if spec.cfg_scale:
+    if spec.cfg_scale and not (pictures and spec.images and not spec.images.cfg_scale):
         extras["cfg_scale"] = 0.25
     if spec.watermark:
         extras["watermark"] = True
     return extras
+
+
+def _reachable(raw: dict[str, Any], base: str) -> dict[str, Any]:
+    """The simulated providers fetch the pictures they are given: point the placeholders at picture_server."""
+    swap = {START: f"{base}/start.png", END: f"{base}/end.png"}
+    return {k: swap.get(v, v) if isinstance(v, str) else v for k, v in raw.items()}
 
 
 def allowed_combinations() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -100,18 +117,21 @@ def allowed_combinations() -> Iterator[tuple[str, dict[str, Any]]]:
                 layouts = itertools.product(
                     _shot_variants(spec, duration),
                     _camera_variants(spec, mode, duration),
-                    _image_variants(spec, mode),
-                    ({}, _extras(spec)),
+                    _image_variants(spec, mode, duration, sound),
+                    (False, True),
                 )
-                for shots, camera, images, extras in layouts:
-                    if shots and images:
-                        continue  # the catalog refuses multi-shot from an image (Kling: first/last frame not supported)
+                for shots, camera, images, extra in layouts:
+                    if images and (shots or camera):
+                        continue  # the catalog refuses multi-shot or camera control with a picture (none documented)
+                    extras = _extras(spec, bool(images)) if extra else {}
                     raw = {"prompt": "a paper boat on a canal", "mode": mode, "duration": duration,
                            "aspect_ratio": aspect, "sound": sound, **shots, **camera, **images, **extras}  # fmt: skip
                     yield spec.key, raw
 
 
-def test_every_combination_the_catalog_allows_is_accepted_by_the_simulated_provider(sim: Simulator) -> None:
+def test_every_combination_the_catalog_allows_is_accepted_by_the_simulated_provider(
+    sim: Simulator, picture_server: str
+) -> None:
     sim.task_seconds = 0.0  # Segmind v1 answers at once; the fixture restores it
     sim.render_ahead = False
     clients = {provider: client_for(sim, provider) for provider in {s.provider for s in CATALOG.values()}}
@@ -123,7 +143,7 @@ def test_every_combination_the_catalog_allows_is_accepted_by_the_simulated_provi
     try:
         for key, raw in allowed_combinations():
             spec = CATALOG[key]
-            params = validate(key, raw)  # the catalog accepts it: that is what this test is about
+            params = validate(key, _reachable(raw, picture_server))  # the catalog accepts it: what this test is about
             request = SubmitRequest(spec, params, external_id=f"gen-{uuid.uuid4()}")
             try:
                 _send(clients[spec.provider], request)
@@ -133,7 +153,7 @@ def test_every_combination_the_catalog_allows_is_accepted_by_the_simulated_provi
     finally:
         sim.render_ahead = True
     assert refused == [], f"{len(refused)} of {sent} refused, e.g. {refused[:5]}"
-    assert sent == COMBINATIONS == 4608  # pinned: a change in what the catalog offers shows here, on purpose
+    assert sent == COMBINATIONS == 4956  # pinned: a change in what the catalog offers shows here, on purpose
 
 
 def _send(client: Client, request: SubmitRequest) -> None:
@@ -200,6 +220,30 @@ INVALID: list[tuple[str, dict[str, Any], GenerationParams, tuple[int, str, Any],
      params(mode="pro", image_url="https://images.example/a.png"), SEGMIND_400, "Unknown parameter"),
     ("segmind:kling-2.5-turbo", {"tail_image_url": "https://images.example/b.png"},
      params(mode="pro", tail_image_url="https://images.example/b.png"), SEGMIND_400, "requires image_url"),
+    # Pictures (Kling's capability map): an end image in pro mode only, on kling-v1 in 5 s videos only, never on the
+    # master models, silent only on kling-v2-6; no kling-v3 on image2video; AI/ML API 2.5 Turbo has no tail image.
+    *[
+        (key, {"mode": "std", "image_url": START, "tail_image_url": END},
+         params(mode="std", image_url=START, tail_image_url=END), refusal, "only supported in pro mode")
+        for key, refusal in (("kling:kling-v2-5-turbo", KLING_400), ("powertokens:kling-v2-5-turbo", KLING_400),
+                             ("kling:kling-v1-6", KLING_400), ("kling:kling-v2-6", KLING_400),
+                             ("mulerun:kling-v2.5-turbo", MULERUN_400), ("mulerun:kling-v2.6", MULERUN_400))
+    ],
+    ("kling:kling-v2-1-master", {"image_url": START, "tail_image_url": END},
+     params(mode="pro", image_url=START, tail_image_url=END), KLING_400, "image_tail is not supported"),
+    ("kling:kling-v1", {"mode": "pro", "duration": 10, "image_url": START, "tail_image_url": END},
+     params(mode="pro", duration=10, image_url=START, tail_image_url=END), KLING_400, "duration 5"),
+    ("kling:kling-v2-6", {"mode": "pro", "sound": True, "image_url": START, "tail_image_url": END},
+     params(mode="pro", sound=True, image_url=START, tail_image_url=END), KLING_400, "silent"),
+    ("mulerun:kling-v2.6", {"mode": "pro", "sound": True, "image_url": START, "tail_image_url": END},
+     params(mode="pro", sound=True, image_url=START, tail_image_url=END), MULERUN_400, "silent"),
+    ("aimlapi:klingai/video-v2-6-pro-text-to-video", {"sound": True, "image_url": START, "tail_image_url": END},
+     params(mode="pro", sound=True, image_url=START, tail_image_url=END), AIML_400, "silent"),
+    ("aimlapi:klingai/v2.5-turbo/pro/text-to-video", {"image_url": START, "tail_image_url": END},
+     params(mode="pro", image_url=START, tail_image_url=END), AIML_400, "Unrecognized key"),
+    ("kling:kling-v3", {"image_url": START}, params(image_url=START), KLING_400, "not supported for image2video"),
+    ("powertokens:kling-v3", {"image_url": START}, params(image_url=START), KLING_400,
+     "not supported for image2video"),
     # Shots must add up to the video's duration.
     ("kling:kling-v3", {"multi_shot": True, "shot_type": "customize", "prompt": "",
                         "shots": [{"prompt": "one", "duration": 2}]},
@@ -263,6 +307,26 @@ def test_each_known_invalid_combination_gets_the_providers_refusal(
          "duration must be an integer"),
         ("mulerun", "/vendors/klingai/v1/kling-v9/text-to-video/generation", {"prompt": "x"}, 404, "Not Found"),
         ("segmind", "/v2/kling-2.5-turbo", {"prompt": "x", "generate_audio": True}, 400, "Unknown parameter"),
+        # Pictures: no camera control with an image on these models, raw Base64 only, no aspect_ratio where the
+        # image-to-video schema has none, and each route takes only its own fields.
+        ("kling", "/v1/videos/image2video", {"model_name": "kling-v1", "image": PICTURE, "camera_control":
+                                             {"type": "down_back"}}, 400, "camera_control is not supported with"),
+        ("kling", "/v1/videos/image2video", {"model_name": "kling-v2-5-turbo", "image": "data:image/png;base64,"
+                                             + PICTURE}, 400, "without the data:image prefix"),
+        ("kling", "/v1/videos/image2video", {"model_name": "kling-v2-5-turbo", "image": PICTURE,
+                                             "aspect_ratio": "16:9"}, 400, "Unknown parameter"),
+        ("kling", "/v1/videos/image2video", {"model_name": "kling-v2-5-turbo", "image": "bm90IGEgcGljdHVyZQ=="},
+         400, "image format is not supported"),
+        ("powertokens", "/kling/v1/videos/image2video", {"model_name": "kling-v2-5-turbo", "image": PICTURE,
+                                                         "image_tail": PICTURE, "mode": "std"}, 400,
+         "only supported in pro mode"),
+        ("mulerun", "/vendors/klingai/v1/kling-v2.5-turbo/image-to-video/generation",
+         {"image": PICTURE, "prompt": "x", "aspect_ratio": "16:9"}, 400, "Unknown field"),
+        ("mulerun", "/vendors/klingai/v1/kling-v3/image-to-video/generation", {"image": PICTURE, "prompt": "x"},
+         404, "Not Found"),
+        ("aimlapi", "/v2/video/generations", {"model": "klingai/video-v2-6-pro-image-to-video", "prompt": "x",
+                                               "image_url": PICTURE, "cfg_scale": 0.5}, 400, "Unrecognized key"),
+        ("segmind", "/v2/kling-2.5-turbo", {"prompt": "x", "image_url": PICTURE}, 400, "must be a URL"),
     ],
 )  # fmt: skip
 def test_raw_bodies_our_client_never_builds_are_refused_too(

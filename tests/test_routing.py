@@ -309,10 +309,12 @@ def test_the_quote_follows_options_that_narrow_the_accounts(alice: Any, sim_cred
 
     first_choice(sim_credentials, "mulerun")
     Price.objects.filter(model__startswith="segmind").update(credits=99)
-    values = {"mode": "pro", "duration": "5", "aspect_ratio": "16:9", "image_url": "https://example.com/first.jpg"}
+    values = {"mode": "pro", "duration": "5", "aspect_ratio": "16:9", "image_url": "https://example.com/first.jpg",
+              "tail_image_url": "https://example.com/last.jpg", "cfg_scale": "0.5"}  # fmt: skip
     shown = quote_for(alice, TURBO, values)["cost"]
     gen = generation_create(user=alice, model_key=TURBO, params={**STD5, **values})
-    assert gen.cost == shown == 99  # only Segmind takes a start image: the page said so before the charge
+    # Only Segmind takes an end image with a CFG scale on this model: the page said so before the charge.
+    assert gen.cost == shown == 99
 
 
 def test_a_price_raised_after_the_page_was_shown_is_confirmed_not_charged(

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import jwt
 import pytest
@@ -23,7 +24,7 @@ from generations.providers.kling import make_token
 from generations.simulator import Simulator
 from generations.simulator.cli import build
 from generations.simulator.faults import FaultError, markdown_table, markers_in, parse
-from tests.fixtures_simulator import client_for, download, first_spec, make_request, probe, unique
+from tests.fixtures_simulator import client_for, download, first_spec, make_request, png, probe, unique
 
 ROOT = Path(__file__).resolve().parent.parent
 MULERUN = "/vendors/klingai/v1/kling-v2.5-turbo/text-to-video/generation"
@@ -329,13 +330,23 @@ def test_videos_are_faststart_mp4s_with_range_support(sim: Simulator, tmp_path: 
     assert httpx.get(url.replace(".mp4", "x.mp4"), trust_env=False).status_code == 404
 
 
-def test_the_video_cache_keys_on_duration_size_sound_and_caption(sim: Simulator) -> None:
-    path = sim.videos.get((5, 720, 720, False, ""))
+def test_the_video_cache_keys_on_duration_size_sound_caption_and_picture(sim: Simulator) -> None:
+    path = sim.videos.get((5, 720, 720, False, "", ""))
     assert path.name == "5s-720x720-silent.mp4"
-    assert sim.videos.get((5, 720, 720, False, "")) == path
-    assert sim.videos.path_for((5, 720, 720, True, "")).name == "5s-720x720-sound.mp4"
-    demo = sim.videos.path_for((5, 720, 720, False, "A RED KITE")).name
-    assert demo.startswith("5s-720x720-silent-") and demo != sim.videos.path_for((5, 720, 720, False, "A FOX")).name
+    assert sim.videos.get((5, 720, 720, False, "", "")) == path
+    assert sim.videos.path_for((5, 720, 720, True, "", "")).name == "5s-720x720-sound.mp4"
+    demo = sim.videos.path_for((5, 720, 720, False, "A RED KITE", "")).name
+    assert demo.startswith("5s-720x720-silent-")
+    assert demo != sim.videos.path_for((5, 720, 720, False, "A FOX", "")).name
+    # Two start images never share a file, even with the same caption: the picture is part of the key.
+    red, green = (sim.videos.add_picture(png(colours=(c,))) for c in ((200, 30, 40), (20, 170, 60)))
+    assert red != green
+    from_red = sim.videos.get((1, 720, 720, False, "", red))
+    from_green = sim.videos.get((1, 720, 720, False, "", green))
+    assert from_red != from_green and from_red != path
+    with av.open(str(from_red)) as a, av.open(str(from_green)) as b:
+        first_a, first_b = next(a.decode(video=0)).to_image(), next(b.decode(video=0)).to_image()
+    assert first_a.getpixel((360, 360))[0] > 150 and first_b.getpixel((360, 360))[1] > 120
 
 
 # -- faults: grammar and the admin endpoint -------------------------------------------------------------------

@@ -26,7 +26,31 @@ SHOT_TYPES = {"customize": "customize", "intelligence": "intelligent"}
 PROBE_TASK = "00000000-0000-4000-8000-000000000000:kling-site/connection-check"
 
 
+def build_image_body(request: SubmitRequest) -> dict[str, Any]:
+    """The model's image-to-video id (``spec.images.route``): ``image_url`` and, on 2.6, ``tail_image_url``. Those
+    schemas have no aspect_ratio (the picture sets the shape); cfg_scale only where ``images.cfg_scale``."""
+    p, spec = request.params, request.spec
+    assert spec.images is not None and spec.images.route  # the catalog refuses pictures elsewhere
+    body: dict[str, Any] = {
+        "model": spec.images.route,
+        "prompt": p.prompt,
+        "image_url": p.image_url,
+        "duration": p.duration,
+    }
+    if p.tail_image_url:
+        body["tail_image_url"] = p.tail_image_url
+    if p.negative_prompt:
+        body["negative_prompt"] = p.negative_prompt
+    if spec.cfg_scale and spec.images.cfg_scale and p.cfg_scale is not None:
+        body["cfg_scale"] = p.cfg_scale
+    if spec.sound:
+        body["generate_audio"] = p.sound
+    return body
+
+
 def build_body(request: SubmitRequest) -> dict[str, Any]:
+    if request.params.image_url or request.params.tail_image_url:
+        return build_image_body(request)
     p, spec = request.params, request.spec
     body: dict[str, Any] = {
         "model": spec.model,

@@ -24,6 +24,9 @@ from generations.providers.http import ErrorDetail, HttpClient, Reply, dig, iden
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 PATH = "/v1/videos/text2video"
+# Image-to-video is its own task kind: created and queried on its own route (a new-api gateway registers exactly
+# POST /image2video and GET /image2video/:task_id next to the text2video pair, router/video-router.go).
+IMAGE_PATH = "/v1/videos/image2video"
 TOKEN_SECONDS = 1800
 # A task id that cannot exist, for "Test connection": querying it is authenticated and costs nothing. The task
 # route is the one route a new-api gateway registers besides create (QuantumNous/new-api router/video-router.go).
@@ -83,7 +86,17 @@ def make_token(access_key: str, secret_key: str, *, now: float | None = None) ->
     return jwt.encode(claims, secret_key, algorithm="HS256", headers={"typ": "JWT"})
 
 
+def from_image(request: SubmitRequest) -> bool:
+    return bool(request.params.image_url or request.params.tail_image_url)
+
+
+def path_for(*, image: bool) -> str:
+    return IMAGE_PATH if image else PATH
+
+
 def build_body(request: SubmitRequest) -> dict[str, Any]:
+    if from_image(request):
+        return build_image_body(request)
     p, spec = request.params, request.spec
     body: dict[str, Any] = {"model_name": spec.model}
     if p.multi_shot:
@@ -106,6 +119,33 @@ def build_body(request: SubmitRequest) -> dict[str, Any]:
         body["cfg_scale"] = p.cfg_scale  # Kling: "kling-v2.x models do not support this parameter"
     if p.camera_control:
         body["camera_control"] = p.camera_control
+    if p.watermark:
+        body["watermark_info"] = {"enabled": True}
+    if request.callback_url:
+        body["callback_url"] = request.callback_url
+    if request.external_id:
+        body["external_task_id"] = request.external_id
+    return body
+
+
+def build_image_body(request: SubmitRequest) -> dict[str, Any]:
+    """``POST …/image2video``: ``image`` is the start frame and ``image_tail`` the end frame, each a URL or raw base64
+    ("without the data:image prefix"). It has no aspect_ratio (the picture sets the shape), no multi-shot, and
+    camera_control cannot go with an image on our models (the catalog refuses it)."""
+    p, spec = request.params, request.spec
+    body: dict[str, Any] = {"model_name": spec.model, "image": p.image_url}
+    if p.tail_image_url:
+        body["image_tail"] = p.tail_image_url
+    if p.prompt:
+        body["prompt"] = p.prompt
+    if p.negative_prompt:
+        body["negative_prompt"] = p.negative_prompt
+    body["mode"] = p.mode
+    body["duration"] = str(p.duration)
+    if spec.sound:
+        body["sound"] = "on" if p.sound else "off"
+    if spec.cfg_scale and p.cfg_scale is not None and not spec.model.startswith("kling-v2"):
+        body["cfg_scale"] = p.cfg_scale
     if p.watermark:
         body["watermark_info"] = {"enabled": True}
     if request.callback_url:
@@ -184,7 +224,8 @@ class KlingClient(HttpClient):
         return {"Authorization": f"Bearer {make_token(secrets['access_key'], secrets['secret_key'])}"}
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
-        reply = self._checked(self.http.post(self.prefix + PATH, build_body(request)), submit=True)
+        path = path_for(image=from_image(request))
+        reply = self._checked(self.http.post(self.prefix + path, build_body(request)), submit=True)
         task = task_of(reply.data)
         task_id = ident(dig(task, "task_id"))
         if not task_id:
@@ -192,7 +233,8 @@ class KlingClient(HttpClient):
         return SubmitResult(task_id, self.http.scrub_data(reply.data), text_of(dig(task, "task_status")))
 
     def poll(self, task_id: str, *, spec: ModelSpec) -> PollResult:
-        reply = self._checked(self.http.get(f"{self.prefix}{PATH}/{task_id}"))
+        path = path_for(image=spec.image_task)
+        reply = self._checked(self.http.get(f"{self.prefix}{path}/{task_id}"))
         task = task_of(reply.data)
         if not isinstance(task, dict):
             body = self.http.scrub(json.dumps(reply.data, default=str)[:4096])
@@ -207,8 +249,9 @@ class KlingClient(HttpClient):
         this route (a new-api gateway answers with its web page) raises: "cannot tell" must never become "not
         found", which would let the pipeline resend and pay twice.
         """
+        path = self.prefix + path_for(image=bool(spec and spec.image_task))
         try:
-            reply = self._checked(self.http.get(self.prefix + PATH, params={"external_task_id": external_id}))
+            reply = self._checked(self.http.get(path, params={"external_task_id": external_id}))
         except ProviderError as exc:
             if exc.kind == "not_found" and exc.status_code == 404:
                 return None
@@ -226,7 +269,7 @@ class KlingClient(HttpClient):
         # read the whole list with the largest pages Kling allows, until a short page.
         for page in range(1, LIST_MAX_PAGES + 1):
             params = {"external_task_id": external_id, "pageNum": str(page), "pageSize": str(LIST_PAGE_SIZE)}
-            reply = self._checked(self.http.get(self.prefix + PATH, params=params))
+            reply = self._checked(self.http.get(path, params=params))
             found = task_of(reply.data)
             tasks = found if isinstance(found, list) else [found]
             if (match := self._match(tasks, external_id, reply, exact=True)) is not None:

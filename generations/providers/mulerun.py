@@ -25,11 +25,33 @@ MULERUN_FAILURE = (4002, 4008)  # MuleRun's own side failed
 PROBE_TASK = "00000000-0000-4000-8000-000000000000"
 
 
-def route(model: str) -> str:
-    return f"/vendors/klingai/v1/{model}/text-to-video/generation"
+def route(model: str, *, image: bool = False) -> str:
+    # Image-to-video is its own route per model, polled on that route (mulerun.com docs, kling-v2.5-turbo
+    # image-to-video).
+    return f"/vendors/klingai/v1/{model}/{'image' if image else 'text'}-to-video/generation"
+
+
+def from_image(request: SubmitRequest) -> bool:
+    return bool(request.params.image_url or request.params.tail_image_url)
+
+
+def build_image_body(request: SubmitRequest) -> dict[str, Any]:
+    """The image-to-video route: ``image`` (start frame) and ``image_tail`` (end frame); no aspect_ratio (the
+    picture sets the shape)."""
+    p, spec = request.params, request.spec
+    body: dict[str, Any] = {"image": p.image_url, "prompt": p.prompt, "mode": p.mode, "duration": p.duration}
+    if p.tail_image_url:
+        body["image_tail"] = p.tail_image_url
+    if p.negative_prompt:
+        body["negative_prompt"] = p.negative_prompt
+    if spec.sound:
+        body["sound"] = "on" if p.sound else "off"
+    return body
 
 
 def build_body(request: SubmitRequest) -> dict[str, Any]:
+    if from_image(request):
+        return build_image_body(request)
     p, spec = request.params, request.spec
     body: dict[str, Any] = {
         "prompt": p.prompt,
@@ -109,14 +131,14 @@ class MuleRunClient(HttpClient):
 
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
-        reply = self.http.post(route(request.spec.model), build_body(request))
+        reply = self.http.post(route(request.spec.model, image=from_image(request)), build_body(request))
         task_id = ident(dig(reply.data, "task_info", "id"))
         if not task_id:
             raise self.http.missing("no task id in the answer", reply.data)
         return SubmitResult(task_id, self.http.scrub_data(reply.data), text_of(dig(reply.data, "task_info", "status")))
 
     def poll(self, task_id: str, *, spec: ModelSpec) -> PollResult:
-        reply = self.http.get(f"{route(spec.model)}/{task_id}")
+        reply = self.http.get(f"{route(spec.model, image=spec.image_task)}/{task_id}")
         return replace(parse_task(reply.data), raw=self.http.scrub_data(reply.data))
 
     def check(self) -> str:

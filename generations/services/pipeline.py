@@ -29,6 +29,7 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 
+from generations.catalog import ModelSpec
 from generations.clock import db_now
 from generations.media import images
 from generations.media.fetch import DownloadError, download
@@ -183,6 +184,11 @@ def client_for(credential: ProviderCredential) -> Client:
     )
     secrets = credential.get_secrets()
     return get_client(Credential(credential.provider, credential.effective_base_url, secrets), options=options)
+
+
+def task_spec(gen: Generation) -> ModelSpec:
+    """The model as the task's protocol needs it: a task made from a start image lives on its own route."""
+    return gen.spec.for_image_task(bool(gen.image_url or gen.tail_image_url))
 
 
 def _request(gen: Generation) -> SubmitRequest:
@@ -363,7 +369,7 @@ def _resolve_unknown_submit(gen: Generation, client: Client) -> None:
         return
     checkpoint("submit:lookup", gen)
     try:
-        found = client.find_by_external_id(gen.external_id, spec=gen.spec)
+        found = client.find_by_external_id(gen.external_id, spec=task_spec(gen))
     except ProviderError as exc:
         # A provider that is down answers the lookup with errors too: keep asking until the deadline (as a submit
         # would), then hand the row to an admin; a permanent refusal of the lookup goes to the admin at once.
@@ -403,7 +409,7 @@ def _poll(gen: Generation) -> None:
     # it long after), so the deadline only ever fails a video the provider has just said is not done.
     checkpoint("poll:call", gen)
     try:
-        result = client_for(gen.credential).poll(gen.provider_task_id, spec=gen.spec)
+        result = client_for(gen.credential).poll(gen.provider_task_id, spec=task_spec(gen))
     except ProviderError as exc:
         _note_credential_problem(gen, exc)
         if exc.kind == "not_found" and gen.poll_errors >= 3:

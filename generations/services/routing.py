@@ -93,13 +93,27 @@ class Offer:
             cfg_default=first.cfg_default
             if all(s.cfg_scale and s.cfg_default == first.cfg_default for s in specs)
             else None,
-            image_urls=any_("image_urls"),
+            images=_merged_images([s.images for s in specs if s.images]),
             multi_shot=any_("multi_shot"),
             camera_control=any_("camera_control"),
             watermark=any_("watermark"),
             typical_seconds=min(s.typical_seconds for s in specs),
             notes="",
         )
+
+
+def _merged_images(rules: list[catalog.ImageRules]) -> catalog.ImageRules | None:
+    """What the form shows for pictures: the widest choice any route takes (each route still checks its own)."""
+    if not rules:
+        return None
+    return catalog.ImageRules(
+        end_modes=tuple(m for m in catalog.MODES if any(m in r.end_modes for r in rules)),
+        end_durations=()
+        if any(not r.end_durations for r in rules)
+        else tuple(sorted({d for r in rules for d in r.end_durations})),
+        end_silent=all(r.end_silent for r in rules),
+        cfg_scale=any(r.cfg_scale for r in rules),
+    )
 
 
 def offers() -> list[Offer]:

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from generations.simulator import rules
+from generations.simulator import pictures, rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, request_id, route
@@ -59,17 +59,24 @@ def authorize(sim: Simulator, request: SimRequest) -> SimResponse | None:
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     if denied := authorize(sim, request):
         return denied
+    picture = b""
     try:
         body = request.json()
         problem = rules.check_aimlapi(body)
         texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
         markers = markers_in(*texts)
+        if not problem and body["model"] in rules.AIMLAPI_IMAGE:  # "a direct link … or a Base64-encoded … image"
+            picture = pictures.load(body["image_url"], field="image_url")
+            if body.get("tail_image_url"):
+                pictures.load(body["tail_image_url"], field="tail_image_url")
     except (BadRequest, FaultError) as exc:
         problem = str(exc)
+    except pictures.PictureError as exc:
+        problem = f"Body validation error! {exc}"
     if problem:
         return error(400, problem, request.path)
     name = body["model"]
-    model = rules.AIMLAPI[name]
+    model = rules.AIMLAPI_IMAGE[name][0] if name in rules.AIMLAPI_IMAGE else rules.AIMLAPI[name]
     prompt = " | ".join(t for t in texts if t)
 
     def action() -> SimResponse:
@@ -84,6 +91,7 @@ def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
             markers=markers,
             prompt=prompt,
             request=body,
+            picture=picture,
         )
         return json_response({"id": task.id, "status": "queued", "meta": {"usage": {"credits_used": 420000}}})
 

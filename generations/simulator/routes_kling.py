@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from generations.simulator import rules
+from generations.simulator import pictures, rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import DuplicateExternalId, Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, request_id, route
@@ -28,6 +28,9 @@ warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)  # the demo
 
 PREFIXES = {"": "kling", "/kling": "powertokens"}
 BASE = r"^(?P<prefix>/kling)?/v1/videos/text2video"
+# Image-to-video is another task kind with its own create and query routes; a task is found only on its own kind's
+# route (new-api looks tasks up per action, and Kling documents GET /v1/videos/image2video/{id} separately).
+IMAGE_BASE = r"^(?P<prefix>/kling)?/v1/videos/image2video"
 STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
 SHAPES = {
     "429": (429, 1302, "Rate limit exceeded, please slow down"),
@@ -80,15 +83,28 @@ def authorize(sim: Simulator, provider: str, request: SimRequest) -> SimResponse
 
 
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
+    return _create(sim, request, match, image=False)
+
+
+def create_image(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
+    return _create(sim, request, match, image=True)
+
+
+def _create(sim: Simulator, request: SimRequest, match: re.Match[str], *, image: bool) -> SimResponse:
     provider = PREFIXES[match["prefix"] or ""]
     if denied := authorize(sim, provider, request):
         return denied
+    picture = b""
     try:
         body = request.json()
-        problem = rules.check_kling(body, provider)
+        problem = (rules.check_kling_image if image else rules.check_kling)(body, provider)
         texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
         markers = markers_in(*texts)
-    except (BadRequest, FaultError) as exc:
+        if image and not problem:
+            picture = pictures.load(body.get("image") or body["image_tail"], field="image")
+            if body.get("image_tail"):
+                pictures.load(body["image_tail"], field="image_tail")
+    except (BadRequest, FaultError, pictures.PictureError) as exc:
         problem = str(exc)
     if problem:
         return error(400, 1201, problem)
@@ -110,6 +126,7 @@ def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
                 external_id=body.get("external_task_id", ""),
                 callback_url=body.get("callback_url", ""),
                 request=body,
+                picture=picture,
             )
         except DuplicateExternalId as exc:
             return error(400, 1201, f"external_task_id {exc} already exists for this account")
@@ -124,11 +141,17 @@ def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
     return faulted(sim, fault, shape, action)
 
 
+def is_image(task: Task) -> bool:
+    return "image" in task.request or "image_tail" in task.request
+
+
 def query(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
     provider = PREFIXES[match["prefix"] or ""]
     if denied := authorize(sim, provider, request):
         return denied
     task = sim.tasks.get(provider, match["task_id"])
+    if task is not None and is_image(task) != ("/image2video/" in request.path):
+        task = None  # the other kind's route does not know this task
     if task is None and provider == "powertokens":
         # new-api (relay/relay_task.go): TaskErrorWrapperLocal(errors.New("task_not_exist"), "task_not_exist", 400)
         return json_response({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
@@ -145,9 +168,12 @@ def lookup(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
         return SimResponse(200, WEB_PAGE, content_type="text/html; charset=utf-8")
     if denied := authorize(sim, provider, request):
         return denied
+    image = request.path.rstrip("/").endswith("/image2video")
     external_id = request.query.get("external_task_id")
     if external_id is not None:
         task = sim.tasks.by_external_id(provider, external_id)
+        if task is not None and is_image(task) != image:
+            task = None
         if task is None:
             return error(404, 1203, f"task with external_task_id {external_id} not found")
         return answer(sim, provider, task)
@@ -157,7 +183,8 @@ def lookup(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
         return error(400, 1201, "pageNum and pageSize must be integers")
     if not 1 <= page <= 1000 or not 1 <= size <= 500:
         return error(400, 1201, "pageNum must be 1-1000 and pageSize 1-500")
-    tasks = sorted(sim.tasks.all(provider), key=lambda t: t.created, reverse=True)[(page - 1) * size : page * size]
+    own = [t for t in sim.tasks.all(provider) if is_image(t) == image]
+    tasks = sorted(own, key=lambda t: t.created, reverse=True)[(page - 1) * size : page * size]
     fault = sim.pick(provider, "poll")
     return faulted(sim, fault, shape, lambda: envelope([task_data(sim, t) for t in tasks], provider))
 
@@ -202,4 +229,7 @@ ROUTES = [
     route("POST", BASE + "$", create),
     route("GET", BASE + "$", lookup),
     route("GET", BASE + r"/(?P<task_id>[^/]+)$", query),
+    route("POST", IMAGE_BASE + "$", create_image),
+    route("GET", IMAGE_BASE + "$", lookup),
+    route("GET", IMAGE_BASE + r"/(?P<task_id>[^/]+)$", query),
 ]

@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from generations.simulator import rules
+from generations.simulator import pictures, rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, iso, json_response, route
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from generations.simulator.server import Simulator
 
 PROVIDER = "mulerun"
-BASE = r"^/vendors/klingai/v1/(?P<model>[A-Za-z0-9._-]+)/text-to-video/generation"
+BASE = r"^/vendors/klingai/v1/(?P<model>[A-Za-z0-9._-]+)/(?P<kind>text|image)-to-video/generation"
 STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
 SHAPES = {
     "429": (429, "Too many requests: rate limit exceeded, please retry later."),
@@ -45,18 +45,25 @@ def authorize(sim: Simulator, request: SimRequest) -> SimResponse | None:
 
 
 def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResponse:
-    model = match["model"]
-    if model not in rules.MULERUN:
+    model, image = match["model"], match["kind"] == "image"
+    if model not in (rules.MULERUN_IMAGE if image else rules.MULERUN):
         return json_response({"detail": "Not Found"}, 404)
     if denied := authorize(sim, request):
         return denied
+    picture = b""
     try:
         body = request.json()
-        problem = rules.check_mulerun(body, model)
+        problem = (rules.check_mulerun_image if image else rules.check_mulerun)(body, model)
         texts = [] if problem else [body.get("prompt", "")] + [s["prompt"] for s in body.get("multi_prompt", [])]
         markers = markers_in(*texts)
+        if image and not problem:  # "Public URL or Base64 encoded data"
+            picture = pictures.load(body["image"], field="image")
+            if body.get("image_tail"):
+                pictures.load(body["image_tail"], field="image_tail")
     except (BadRequest, FaultError) as exc:
         problem = str(exc)
+    except pictures.PictureError as exc:
+        problem = _sentence(str(exc))
     if problem:
         return json_response({"detail": problem}, 400)
     prompt = " | ".join(t for t in texts if t)
@@ -72,6 +79,7 @@ def create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimResp
             markers=markers,
             prompt=prompt,
             request=body,
+            picture=picture,
         )
         return json_response({"task_info": task_info(task)}, 202)
 
@@ -83,13 +91,18 @@ def query(sim: Simulator, request: SimRequest, match: re.Match[str]) -> SimRespo
     if denied := authorize(sim, request):
         return denied
     task = sim.tasks.get(PROVIDER, match["task_id"])
-    if task is None or task.model != match["model"]:
+    # A task lives on the route that made it: its model and its kind (text- or image-to-video).
+    if task is None or task.model != match["model"] or ("image" in task.request) != (match["kind"] == "image"):
         return json_response({"error_code": 2005, "detail": f"Task {match['task_id']} does not exist"}, 404)
 
     def action() -> SimResponse:
         return json_response(task_body(sim, task))
 
     return faulted(sim, sim.pick(PROVIDER, "poll", task.markers, scope=task.id), shape, action)
+
+
+def _sentence(problem: str) -> str:
+    return problem if problem.endswith(".") else problem + "."
 
 
 def task_info(task: Task, now: float | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from generations.simulator import routes_files, rules
+from generations.simulator import pictures, routes_files, rules
 from generations.simulator.faults import FaultError, markers_in
 from generations.simulator.state import Task
 from generations.simulator.web import BadRequest, SimRequest, SimResponse, faulted, json_response, route
@@ -58,12 +58,17 @@ def _read_create(sim: Simulator, request: SimRequest, match: re.Match[str]) -> t
         body = request.json()
         problem = rules.check_segmind(body, match["model"])
         markers = [] if problem else markers_in(body["prompt"])
-    except (BadRequest, FaultError) as exc:
+        if not problem and body.get("image_url"):  # a URL ("uri"); the picture is fetched and checked now
+            body = {**body, "_picture": pictures.load(body["image_url"], field="image_url", base64_ok=False)}
+            if body.get("tail_image_url"):
+                pictures.load(body["tail_image_url"], field="tail_image_url", base64_ok=False)
+    except (BadRequest, FaultError, pictures.PictureError) as exc:
         problem, markers = str(exc), []
     return body, markers, error(400, problem) if problem else None
 
 
 def _new_task(sim: Simulator, model: str, body: dict[str, Any], markers: list, provider: str = PROVIDER) -> Task:
+    picture = body.pop("_picture", b"")  # the fetched start image, not part of what the member sent
     return sim.create_task(
         provider=provider,
         model=model,
@@ -74,6 +79,7 @@ def _new_task(sim: Simulator, model: str, body: dict[str, Any], markers: list, p
         markers=markers,
         prompt=body["prompt"],
         request=body,
+        picture=picture,
     )
 
 

@@ -39,6 +39,15 @@ class Model:
     images: bool = False  # Segmind image_url / tail_image_url
 
 
+@dataclass(frozen=True)
+class ImageModel:
+    """What an image-to-video route takes besides the start image: the end frame, where and how."""
+
+    end_modes: tuple[str, ...] = ("pro",)  # Kling's capability map: "首尾帧" (first and last frame) in pro only
+    end_durations: tuple[int, ...] = ()  # () = every duration; kling-v1 has first and last frame in 5 s only
+    end_silent: bool = False  # kling-v2-6: first and last frame "仅无声视频" (silent video only)
+
+
 # Kling official text2video, per account kind. PowerTokens forwards the same body to Kling.
 _V3 = Model(durations=V3_SECONDS, sound=True, cfg_scale=True, multi_shot=True)
 KLING: dict[str, dict[str, Model]] = {
@@ -59,6 +68,24 @@ KLING: dict[str, dict[str, Model]] = {
         ),
     },
 }
+# Kling image2video (model_name enum: kling-v1 … kling-v2-6, no kling-v3); the gateway proxies the same route.
+_END_PRO, _NO_END = ImageModel(), ImageModel(end_modes=())
+KLING_IMAGE: dict[str, dict[str, ImageModel]] = {
+    "kling": {
+        "kling-v1": ImageModel(end_modes=("std", "pro"), end_durations=(5,)),
+        "kling-v1-6": _END_PRO,
+        "kling-v2-master": _NO_END,
+        "kling-v2-1-master": _NO_END,
+        "kling-v2-5-turbo": _END_PRO,
+        "kling-v2-6": ImageModel(end_silent=True),
+    },
+    "powertokens": {"kling-v2-1-master": _NO_END, "kling-v2-5-turbo": _END_PRO},
+}
+KLING_IMAGE_FIELDS = frozenset({
+    "model_name", "image", "image_tail", "prompt", "negative_prompt", "voice_list", "sound", "cfg_scale", "mode",
+    "static_mask", "dynamic_masks", "camera_control", "duration", "watermark_info", "callback_url",
+    "external_task_id",
+})  # fmt: skip
 KLING_FIELDS = frozenset({
     "model_name", "multi_shot", "shot_type", "prompt", "multi_prompt", "negative_prompt", "sound", "voice_list",
     "cfg_scale", "mode", "camera_control", "aspect_ratio", "duration", "watermark_info", "callback_url",
@@ -73,6 +100,10 @@ MULERUN: dict[str, Model] = {
 }
 MULERUN_FIELDS = frozenset({"prompt", "negative_prompt", "mode", "aspect_ratio", "duration"})
 MULERUN_EXTRA = {"sound": ("sound",), "multi_shot": ("multi_shot", "shot_type", "multi_prompt")}
+# MuleRun image-to-video routes (…/{model}/image-to-video/generation): image, image_tail, no aspect_ratio.
+MULERUN_IMAGE: dict[str, ImageModel] = {"kling-v2.5-turbo": _END_PRO, "kling-v2.6": ImageModel(end_silent=True)}
+MULERUN_IMAGE_FIELDS = frozenset({"image", "image_tail", "prompt", "negative_prompt", "mode", "duration",
+                                  "static_mask", "dynamic_masks"})  # fmt: skip
 
 # AI/ML API: one endpoint; the model id decides the mode (it has no mode field).
 AIMLAPI: dict[str, Model] = {
@@ -86,6 +117,12 @@ AIMLAPI: dict[str, Model] = {
         modes=("pro",), durations=V3_SECONDS, sound=True, cfg_scale=True, multi_shot=True
     ),
 }
+# Image-to-video model ids: image_url (required), tail_image_url only on 2.6, no aspect_ratio; 2.6 has no cfg_scale.
+AIMLAPI_IMAGE: dict[str, tuple[Model, ImageModel]] = {
+    "klingai/v2.5-turbo/pro/image-to-video": (Model(modes=("pro",), cfg_scale=True), _NO_END),
+    "klingai/video-v2-6-pro-image-to-video": (Model(modes=("pro",), sound=True), ImageModel(end_silent=True)),
+}
+AIMLAPI_IMAGE_FIELDS = frozenset({"model", "prompt", "image_url", "duration", "negative_prompt", "provider"})
 AIMLAPI_SHOT_TYPES = ("customize", "intelligent")  # its spelling, not Kling's "intelligence"
 AIMLAPI_FIELDS = frozenset({"model", "prompt", "duration", "negative_prompt", "cfg_scale", "aspect_ratio", "provider"})
 
@@ -145,14 +182,60 @@ def check_kling(body: Any, account: str) -> str:
     model = KLING[account].get(name) if isinstance(name, str) else None
     if model is None:
         return f"model_name {name} is not supported"
+    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
+        return "aspect_ratio must be 16:9, 9:16 or 1:1"
+    if problem := _kling_common(body, name, model):
+        return problem
+    if problem := _kling_camera(body, name, model):
+        return problem
+    return _kling_shots(body, model, int(body.get("duration", "5")))
+
+
+def check_kling_image(body: Any, account: str) -> str:
+    """``POST /v1/videos/image2video``: ``image`` and ``image_tail`` are URLs or raw Base64; the route decodes them."""
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object"
+    if unknown := set(body) - KLING_IMAGE_FIELDS:
+        return f"Unknown parameter(s): {', '.join(sorted(unknown))}"
+    name = body.get("model_name", "kling-v1")
+    model = KLING[account].get(name) if isinstance(name, str) else None
+    pictures = KLING_IMAGE[account].get(name) if isinstance(name, str) else None
+    if model is None or pictures is None:
+        return f"model_name {name} is not supported for image2video"
+    if not body.get("image") and not body.get("image_tail"):
+        return "At least one parameter should be filled in between image and image_tail"
+    if problem := _kling_common(body, name, model):
+        return problem
+    duration = int(body.get("duration", "5"))  # checked above
+    if problem := _end_frame(body, "image_tail", name, pictures, body.get("mode", "std"), duration):
+        return problem
+    if "camera_control" in body:  # no model here lists camera control for image-to-video in the capability map
+        return f"camera_control is not supported with an image for {name}"
+    return _text(body, "prompt")
+
+
+def _end_frame(body: dict[str, Any], field: str, name: str, pictures: ImageModel, mode: Any, duration: int) -> str:
+    if not body.get(field):
+        return ""
+    if not pictures.end_modes:
+        return f"{field} is not supported for {name}"
+    if mode not in pictures.end_modes:
+        return f"{field} is only supported in {' or '.join(pictures.end_modes)} mode for {name}"
+    if pictures.end_durations and duration not in pictures.end_durations:
+        return f"{field} is only supported with duration {', '.join(map(str, pictures.end_durations))} for {name}"
+    if pictures.end_silent and body.get("sound") in ("on", True):
+        return f"{field} is only supported for silent videos on {name}: sound must be off"
+    return ""
+
+
+def _kling_common(body: dict[str, Any], name: str, model: Model) -> str:
+    """The fields text2video and image2video share."""
     duration = body.get("duration", "5")
     if not isinstance(duration, str) or duration not in {str(d) for d in model.durations}:
         return f"duration must be one of the strings {', '.join(str(d) for d in model.durations)} for {name}"
     mode = body.get("mode", "std")
     if mode not in model.modes:
         return f"mode must be one of {', '.join(model.modes)} for {name}"
-    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
-        return "aspect_ratio must be 16:9, 9:16 or 1:1"
     if "sound" in body:
         if not model.sound:
             return f"sound is not supported by {name}"
@@ -173,9 +256,7 @@ def check_kling(body: Any, account: str) -> str:
     watermark = body.get("watermark_info", {"enabled": False})
     if not isinstance(watermark, dict) or not isinstance(watermark.get("enabled"), bool):
         return 'watermark_info must be {"enabled": true|false}'
-    if problem := _kling_camera(body, name, model):
-        return problem
-    return _kling_shots(body, model, int(duration))
+    return ""
 
 
 def _kling_camera(body: dict[str, Any], name: str, model: Model) -> str:
@@ -264,11 +345,42 @@ def check_mulerun(body: Any, route_model: str) -> str:
     return _sentence(_shots(body.get("multi_prompt"), duration, string_seconds=False, indexed=False))
 
 
+def check_mulerun_image(body: Any, route_model: str) -> str:
+    """``…/{model}/image-to-video/generation``: image (URL or Base64), image_tail, integer duration."""
+    model, pictures = MULERUN[route_model], MULERUN_IMAGE[route_model]
+    if not isinstance(body, dict):
+        return "The body must be a JSON object."
+    allowed = set(MULERUN_IMAGE_FIELDS) | ({"sound"} if model.sound else set())
+    if unknown := set(body) - allowed:
+        return f"Unknown field(s) for {route_model} image-to-video: {', '.join(sorted(unknown))}."
+    if not body.get("image"):
+        return "image is required."
+    mode = body.get("mode", "std")
+    if mode not in model.modes:
+        return f"mode must be one of {', '.join(model.modes)}."
+    duration = body.get("duration", 5)
+    if type(duration) is not int or duration not in model.durations:
+        return f"duration must be an integer, one of {', '.join(str(d) for d in model.durations)}."
+    if "sound" in body:
+        if body["sound"] not in ("on", "off"):
+            return "sound must be on or off."
+        if body["sound"] == "on" and model.sound_needs_pro and mode != "pro":
+            return "sound on requires mode pro."
+    if problem := _end_frame(body, "image_tail", route_model, pictures, mode, duration):
+        return _sentence(problem)
+    for field in ("prompt", "negative_prompt"):
+        if problem := _text(body, field, required=field == "prompt"):
+            return _sentence(problem)
+    return ""
+
+
 # -- AI/ML API ------------------------------------------------------------------------------------------------------
 def check_aimlapi(body: Any) -> str:
     if not isinstance(body, dict):
         return "Body validation error! Expected object."
     name = body.get("model")
+    if isinstance(name, str) and name in AIMLAPI_IMAGE:
+        return check_aimlapi_image(body, name)
     model = AIMLAPI.get(name) if isinstance(name, str) else None
     if model is None:
         return f"Body validation error! Invalid enum value. Received '{name}' for model"
@@ -301,6 +413,31 @@ def check_aimlapi(body: Any) -> str:
         return f"Body validation error! {problem}" if problem else ""
     if problem := _text(body, "prompt", required=True):
         return f"Body validation error! {problem}"
+    return ""
+
+
+def check_aimlapi_image(body: dict[str, Any], name: str) -> str:
+    model, pictures = AIMLAPI_IMAGE[name]
+    allowed = set(AIMLAPI_IMAGE_FIELDS) | ({"generate_audio"} if model.sound else set())
+    allowed |= {"cfg_scale"} if model.cfg_scale else set()
+    allowed |= {"tail_image_url"} if pictures.end_modes else set()
+    if unknown := set(body) - allowed:
+        return f"Body validation error! Unrecognized key(s) in object: {', '.join(sorted(unknown))}"
+    if not isinstance(body.get("image_url"), str) or not body["image_url"]:
+        return "Body validation error! Required at image_url"
+    duration = body.get("duration", 5)
+    if isinstance(duration, bool) or str(duration) not in {str(d) for d in model.durations}:
+        return "Body validation error! Invalid enum value. Expected 5 | 10 for duration"
+    if problem := _cfg(body):
+        return f"Body validation error! {problem}"
+    if "generate_audio" in body and not isinstance(body["generate_audio"], bool):
+        return "Body validation error! Expected boolean for generate_audio"
+    sound = body.get("generate_audio", model.sound)  # "generate_audio … default: true"
+    if problem := _end_frame({**body, "sound": sound}, "tail_image_url", name, pictures, "pro", int(duration)):
+        return f"Body validation error! {problem}"
+    for field in ("prompt", "negative_prompt"):
+        if problem := _text(body, field, required=field == "prompt"):
+            return f"Body validation error! {problem}"
     return ""
 
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from generations.simulator import routes_aimlapi, routes_files, routes_kling, routes_mulerun, routes_segmind
+from generations.simulator import pictures, routes_aimlapi, routes_files, routes_kling, routes_mulerun, routes_segmind
 from generations.simulator.demo_frames import caption_of
 from generations.simulator.faults import Fault, FaultBoard
 from generations.simulator.state import Task, TaskStore
@@ -156,9 +156,15 @@ class Simulator:
         external_id: str = "",
         callback_url: str = "",
         request: dict[str, Any] | None = None,
+        picture: bytes = b"",
     ) -> Task:
-        """Record a task (raises DuplicateExternalId) and start rendering its video in the background."""
+        """Record a task (raises DuplicateExternalId) and start rendering its video in the background.
+
+        ``picture`` is a start image (pictures.load): the video begins with it, and takes the shape nearest to the
+        picture's, as the providers do when an image is given."""
         outcome = self.pick(provider, "task", markers, scope=("prompt", provider, prompt))
+        if picture:
+            aspect_ratio = pictures.nearest_aspect(picture)
         width, height = resolution(mode, aspect_ratio)
         task = Task(
             id=task_id or str(uuid.uuid4()),
@@ -176,6 +182,7 @@ class Simulator:
             markers=tuple(f for f in markers if f.phase in ("poll", "download")),
             request=request or {},
             caption=caption_of(prompt) or "UNTITLED" if self.video_style == "demo" else "",
+            picture=self.videos.add_picture(picture),
         )
         self.tasks.add(task)
         if self.render_ahead:

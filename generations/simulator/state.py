@@ -39,6 +39,7 @@ class Task:
     created_at: float = field(default_factory=time.time)  # wall clock, for the timestamps providers send
     file_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     caption: str = ""  # demo-style videos show the prompt's first words; "" renders the plain, cheap style
+    picture: str = ""  # the start image's digest (VideoCache.pictures): the video begins with that picture
 
     def phase(self, now: float | None = None) -> Phase:
         elapsed = (time.monotonic() if now is None else now) - self.created
@@ -61,8 +62,8 @@ class Task:
         return time.monotonic() - self.created
 
     @property
-    def video_key(self) -> tuple[int, int, int, bool, str]:
-        return (self.duration, self.width, self.height, self.sound, self.caption)
+    def video_key(self) -> tuple[int, int, int, bool, str, str]:
+        return (self.duration, self.width, self.height, self.sound, self.caption, self.picture)
 
 
 class TaskStore:

@@ -1,7 +1,8 @@
 """Real MP4 files for the simulator: H.264 yuv420p (plus AAC when there is sound), moov atom first so a browser
 can start playing and seeking before the download ends. Plain style (tests): cheap (ultrafast, 8 fps, a moving bar).
-Demo style (``make run``, benchmarks): demo_frames.py's colour, motion and caption at a realistic bitrate. Every file
-is cached on disk by (duration, width, height, sound, caption)."""
+Demo style (``make run``, benchmarks): demo_frames.py's colour, motion and caption at a realistic bitrate. A video made
+from a start image begins with that picture, scaled into the frame, and a bar then crosses it. Every file is cached
+on disk by (duration, width, height, sound, caption, picture digest)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import av
 
-from generations.simulator import demo_frames
+from generations.simulator import demo_frames, pictures
 
 FPS = 8
 SAMPLE_RATE = 44100
@@ -26,8 +27,9 @@ RESOLUTIONS = {
     "pro": {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
 }
 
-# (duration, width, height, sound, caption): the caption is "" for the plain, cheap style.
-VideoKey = tuple[int, int, int, bool, str]
+# (duration, width, height, sound, caption, picture): the caption is "" for the plain, cheap style; the picture is
+# the start image's digest ("" for text-to-video), so two pictures never share a cached file.
+VideoKey = tuple[int, int, int, bool, str, str]
 
 
 def resolution(mode: str, aspect_ratio: str) -> tuple[int, int]:
@@ -35,29 +37,35 @@ def resolution(mode: str, aspect_ratio: str) -> tuple[int, int]:
     return RESOLUTIONS["std" if mode == "std" else "pro"][aspect_ratio]
 
 
-def render(path: Path, duration: int, width: int, height: int, sound: bool, caption: str = "") -> None:
+def render(
+    path: Path, duration: int, width: int, height: int, sound: bool, caption: str = "", picture: bytes = b""
+) -> None:
     """Encode ``duration`` seconds exactly, and a quiet tone if ``sound``.
 
     Without a caption: a bright bar crossing a dark frame at 8 fps, as cheap as possible (most tests). With one
     (demo style, ``make run``): colour, motion, film grain and the caption at 24 fps and a realistic bitrate.
     """
     fps = demo_frames.FPS if caption else FPS
-    if caption:
+    if caption and not picture:
         options = {"preset": "ultrafast", "g": str(2 * fps)}
     else:
         options = {"preset": "ultrafast", "crf": "35", "g": str(FPS)}
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         video = container.add_stream("libx264", rate=fps, options=options)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        if caption:
+        if caption and not picture:
             video.bit_rate = demo_frames.bitrate(width, height)
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if sound else None
         if audio is not None:
             audio.layout = "mono"
         frames = duration * fps
-        demo = demo_frames.DemoFrames(width, height, frames, caption) if caption else None
+        source: PictureFrames | demo_frames.DemoFrames | None = None
+        if picture:
+            source = PictureFrames(picture, width, height, frames, fps)
+        elif caption:
+            source = demo_frames.DemoFrames(width, height, frames, caption)
         for i in range(frames):
-            frame = demo.frame(i) if demo else _frame(i, frames, width, height)
+            frame = source.frame(i) if source else _frame(i, frames, width, height)
             for packet in video.encode(frame):
                 container.mux(packet)
         for packet in video.encode():
@@ -85,6 +93,26 @@ def _frame(i: int, frames: int, width: int, height: int) -> av.VideoFrame:
     return frame
 
 
+class PictureFrames:
+    """The start image in every frame; from the second frame on a bright bar crosses it, so the video moves."""
+
+    def __init__(self, picture: bytes, width: int, height: int, frames: int, fps: int):
+        self.canvas = pictures.canvas_of(picture, width, height)
+        self.width, self.height, self.frames, self.fps = width, height, frames, fps
+        self.bar = max(width // 20, 2)
+
+    def frame(self, i: int) -> av.VideoFrame:
+        image = self.canvas
+        if i > 0:  # the first frame is the picture itself
+            x = int((self.width - self.bar) * i / max(self.frames - 1, 1))
+            image = self.canvas.copy()
+            image.paste((235, 235, 235), (x, 0, x + self.bar, self.height))
+        frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
+        frame.pts = i
+        frame.time_base = Fraction(1, self.fps)
+        return frame
+
+
 def _tone(duration: int) -> list[av.AudioFrame]:
     period = array.array("f", (0.2 * math.sin(2 * math.pi * k / TONE_PERIOD) for k in range(TONE_PERIOD)))
     total = SAMPLE_RATE * duration
@@ -109,10 +137,20 @@ class VideoCache:
         self._lock = threading.Lock()
         self._key_locks: dict[VideoKey, threading.Lock] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-video")
+        # Start images by digest (pictures.digest), added at task creation; a key names one of them.
+        self.pictures: dict[str, bytes] = {}
+
+    def add_picture(self, picture: bytes) -> str:
+        name = pictures.digest(picture)
+        if name:
+            with self._lock:
+                self.pictures[name] = picture
+        return name
 
     def path_for(self, key: VideoKey) -> Path:
-        duration, width, height, sound, caption = key
+        duration, width, height, sound, caption, picture = key
         style = f"-{hashlib.sha256(caption.encode()).hexdigest()[:12]}" if caption else ""
+        style += f"-from-{picture}" if picture else ""
         return self.directory / f"{duration}s-{width}x{height}-{'sound' if sound else 'silent'}{style}.mp4"
 
     def get(self, key: VideoKey) -> Path:
@@ -127,7 +165,8 @@ class VideoCache:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 partial = path.with_name(f".{path.name}.{threading.get_ident()}.part")
                 try:
-                    render(partial, *key)
+                    *shape, picture = key
+                    render(partial, *shape, picture=self.pictures[picture] if picture else b"")
                     os.replace(partial, path)  # atomic: a reader never sees half a file
                 finally:
                     partial.unlink(missing_ok=True)
