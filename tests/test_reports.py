@@ -337,11 +337,13 @@ def test_the_report_at_two_widths_in_light_and_dark(
     browser: Any, live_server: Any, alice: Any, bob: Any, admin_user: Any, prices: None, make_generation: Any
 ) -> None:
     mule, kling = make_credential("mulerun", "Mule main"), make_credential("kling", "Kling direct, team account")
+    for member in (alice, bob):
+        credits_grant(user=member, amount=2000, reason="monthly budget", actor=admin_user)
     now = timezone.now()
     for day in range(28):
         for i in range(day % 4 + 1):
             owner = alice if (day + i) % 3 else bob
-            failed = (day * 7 + i) % 6 == 0
+            failed = (day + 2 * i) % 5 == 0
             created = now - timedelta(days=day, hours=i + 1)
             gen = charged_video(make_generation, owner, cost=10 + 5 * (i % 3), model=V3 if i % 2 else V26,
                                 credential=kling if i % 2 else mule, status=S.FAILED if failed else S.READY,

@@ -29,13 +29,9 @@ class _AccountChoice(forms.ModelChoiceField):
 
 
 class ReportFilterForm(forms.Form):
-    date_from = BoundedDateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=f"Empty: {dates.DEFAULT_DAYS} days before To.",
-    )  # fmt: skip
-    date_to = BoundedDateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: today."
-    )
+    # Empty To: today; empty From: DEFAULT_DAYS days before To (the page says which range it shows).
+    date_from = BoundedDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = BoundedDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     member = _MemberChoice(label="Member", required=False, queryset=None, empty_label="Everyone")
     model = forms.ChoiceField(label="Model", required=False)
     account = _AccountChoice(label="Provider account", required=False, queryset=None, empty_label="Any account")
