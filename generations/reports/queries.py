@@ -24,10 +24,9 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
+    FilteredRelation,
     Q,
     QuerySet,
     Sum,
@@ -59,11 +58,8 @@ OUTCOMES = {
     "failed": Count("id", filter=Q(status=S.FAILED)),
     "canceled": Count("id", filter=Q(status=S.CANCELED)),
     "attention": Count("id", filter=Q(status=S.NEEDS_ATTENTION)),
-    # A correlated EXISTS per video, answered by the unique (generation, kind) index of
-    # credits_charge_and_refund_once_per_generation.
-    "refunded_videos": Count(
-        "id", filter=Exists(CreditEntry.objects.filter(generation=OuterRef("pk"), kind=K.REFUND))
-    ),
+    # The joined refund row of each video (see generations()): at most one, by credits_charge_and_refund_once_...
+    "refunded_videos": Count("refund__id"),
 }
 
 
@@ -104,6 +100,10 @@ def generations(f: Filters) -> QuerySet[Generation]:
     """The videos created in the filters, deleted ones included (they were charged). Indexes:
     generation_owner_recent (one member), generation_created (everyone)."""
     qs = Generation.objects.filter(created_at__gte=f.start, created_at__lt=f.end)
+    # LEFT JOIN each video's refund, which the ledger's unique constraint allows once per video, so no video is
+    # counted twice. A hash join over the ~1 % of ledger rows that are refunds; a correlated EXISTS per video
+    # instead cost 270 ms for a year of 100,000 videos (bench/reports.py), this 45 ms.
+    qs = qs.annotate(refund=FilteredRelation("credit_entries", condition=Q(credit_entries__kind=K.REFUND)))
     if f.member is not None:
         qs = qs.filter(owner=f.member)
     if f.model:
