@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from generations.models import CreditAccount, ProviderCredential
 from generations.reports.queries import Filters, Money, local_date, usage_rows
 from generations.templatetags.kling import model_label
 
@@ -31,18 +32,26 @@ class _Echo:
 
 def usage_csv_lines(f: Filters) -> Iterator[str]:
     """The CSV, a line at a time; the rows come from the database in chunks (``iterator()``), not all at once."""
+    accounts = CreditAccount.objects.all() if f.member is None else CreditAccount.objects.filter(user=f.member)
+    members = {
+        account: (username, " ".join(p for p in (first, last) if p))
+        for account, username, first, last in accounts.values_list(
+            "pk", "user__username", "user__first_name", "user__last_name"
+        )
+    }
+    labels = dict(ProviderCredential.objects.values_list("pk", "label"))
     writer = csv.writer(_Echo())
     yield writer.writerow(HEADER)
     for row in usage_rows(f).iterator(chunk_size=2000):
         money = Money.of(row)
-        name = " ".join(p for p in (row["account__user__first_name"], row["account__user__last_name"]) if p)
+        username, name = members.get(row["account_id"], ("", ""))
         model = row["generation__model"] or ""
         yield writer.writerow([
             local_date(row["period"]).isoformat(),
-            text_cell(row["account__user__username"]),
+            text_cell(username),
             text_cell(name),
             text_cell(model),
             text_cell(model_label(model) if model else ""),
-            text_cell(row["generation__credential__label"]),
+            text_cell(labels.get(row["generation__credential_id"], "")),
             money.granted, money.charged, money.refunded, money.adjusted, money.spent, money.charges, money.refunds,
         ])  # fmt: skip
