@@ -58,7 +58,7 @@ def period_label(day: date, granularity: str) -> str:
 
 
 def timeline_chart(periods: list[Period], granularity: str) -> Timeline:
-    scale = nice_ceiling(max((p.money.charged for p in periods), default=0))
+    scale = nice_ceiling(max((max(p.money.charged, p.money.refunded) for p in periods), default=0))
     charged, refunded = [], []
     for i, p in enumerate(periods):
         label = period_label(p.start, granularity)
