@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from generations.views import credits, detail, files, gallery, hooks, images, library, new, settings
 
@@ -21,6 +21,5 @@ urlpatterns = [
     path("img/<str:token>", images.provider_image, name="provider_image"),
     path("credits/", credits.credits_page, name="credits"),
     path("settings/", settings.member_settings, name="member_settings"),
-    path("reports/", include("generations.reports.urls")),
     path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),
 ]
