@@ -137,8 +137,12 @@ class CreditEntry(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="credits_entry_balance_non_negative"),
             models.UniqueConstraint(fields=["account", "request_token"], name="credits_one_entry_per_form_token"),
         ]
-        # The Credits page: one member's entries, newest first.
-        indexes = [models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent")]
+        indexes = [
+            # The Credits page: one member's entries, newest first (and a member's usage report).
+            models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent"),
+            # Staff usage reports (generations/reports/queries.entries): every member's entries in a date range.
+            models.Index(fields=["created_at"], name="credit_entry_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} → {self.balance_after}"
@@ -320,6 +324,8 @@ class Generation(models.Model):
             ),
             # Estimates: recent finished generations of one model and mode.
             models.Index(fields=["model", "mode", "-finished_at"], name="generation_model_finished"),
+            # Staff usage reports (generations/reports/queries.generations): everyone's videos in a date range.
+            models.Index(fields=["created_at"], name="generation_created"),
         ]
 
     def __str__(self) -> str:

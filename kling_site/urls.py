@@ -1,4 +1,5 @@
-"""URL map: the member pages live in generations/urls.py; accounts and admin are Django's own."""
+"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py;
+accounts and admin are Django's own."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -15,5 +16,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),
+    path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
     path("", include("generations.urls")),
 ]
