@@ -305,7 +305,7 @@ class ProviderCredentialForm(forms.ModelForm):
 
     class Meta:
         model = ProviderCredential
-        fields = ["provider", "label", "base_url", "is_active", "priority"]
+        fields = ["provider", "label", "base_url", "is_active", "priority", "max_concurrent"]
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -364,7 +364,7 @@ class ProviderCredentialAdmin(ChangedFieldsOnlyAdmin):
     readonly_fields = ("masked_secret", "last_error", "last_error_at", "last_checked_at", "created_at")
     never_saved = ("last_error_at", "last_checked_at", "created_at")
     fieldsets = (
-        (None, {"fields": ("provider", "label", "base_url", "is_active", "priority")}),
+        (None, {"fields": ("provider", "label", "base_url", "is_active", "priority", "max_concurrent")}),
         ("Secrets (write-only)", {"fields": ("masked_secret", "api_key", "access_key", "secret_key")}),
         ("Health", {"fields": ("last_checked_at", "last_error", "last_error_at", "created_at")}),
     )

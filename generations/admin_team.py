@@ -12,6 +12,7 @@ from generations.models import AllowanceGrant, GroupPolicy, MemberPolicy
 POLICY_FIELDS = (
     ("monthly_allowance", "expire_unused"),
     ("daily_cap", "monthly_cap"),
+    "max_in_flight",
     "allowed_models",
     "allowed_modes",
 )

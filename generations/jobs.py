@@ -1,23 +1,29 @@
-"""RQ jobs: thin. Each takes a generation id, and one service re-reads the row and moves it on (or not)."""
+"""RQ jobs: thin. Each takes a generation id, and one service re-reads the row and moves it on (or not).
+
+After every pipeline step the waiting line may move: the step may have freed a place at a provider."""
 
 from __future__ import annotations
 
 import uuid
 
+from generations.services import line as line_service
 from generations.services import notify as notify_service
 from generations.services import pipeline, recovery
 
 
 def submit(gen_id: str) -> None:
     pipeline.generation_submit(uuid.UUID(gen_id))
+    line_service.line_advance_safely()
 
 
 def poll(gen_id: str) -> None:
     pipeline.generation_poll(uuid.UUID(gen_id))
+    line_service.line_advance_safely()
 
 
 def fetch(gen_id: str) -> None:
     pipeline.generation_fetch(uuid.UUID(gen_id))
+    line_service.line_advance_safely()
 
 
 def sweep(_: str = "") -> None:
@@ -26,3 +32,7 @@ def sweep(_: str = "") -> None:
 
 def notify(gen_id: str) -> None:
     notify_service.generation_notify(uuid.UUID(gen_id))
+
+
+def line(_: str = "") -> None:
+    line_service.line_advance()

@@ -32,6 +32,13 @@ class ProviderCredential(models.Model):
     is_active = models.BooleanField(default=True)
     # Lower numbers are tried first when several active credentials offer the same model.
     priority = models.IntegerField(default=100)
+    # At most this many of the site's videos at the provider at once (empty: no limit). Waiting videos are
+    # sent round-robin across members as places free up (services.line).
+    max_concurrent = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Videos this account may make at once. Empty: no limit."
+    )
+    # The account answered "too many requests": nothing more is sent to it before then (services.line).
+    busy_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -279,6 +286,8 @@ class Generation(models.Model):
     # that lost its lease (and was claimed again) changes nothing.
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     deadline_at = models.DateTimeField()
+    # When the row left the waiting line for its provider (services.line); empty: still waiting its turn.
+    admitted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -321,6 +330,10 @@ class Generation(models.Model):
                 fields=["next_run_at"],
                 condition=Q(status__in=["queued", "submitting", "submitted", "running", "downloading"]),
                 name="generation_in_flight_due",
+            ),
+            # The waiting line (services.line): queued rows not yet sent, oldest first.
+            models.Index(
+                fields=["created_at"], condition=Q(status="queued", admitted_at__isnull=True), name="generation_line"
             ),
             # Estimates: recent finished generations of one model and mode.
             models.Index(fields=["model", "mode", "-finished_at"], name="generation_model_finished"),

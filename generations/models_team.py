@@ -24,6 +24,9 @@ class _Policy(models.Model):
         default=list, blank=True, help_text='Model names a member may use, e.g. ["Kling 2.5 Turbo"]. Empty: all.'
     )
     allowed_modes = models.JSONField(default=list, blank=True, help_text='e.g. ["std"]. Empty: all modes.')
+    max_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Videos at the providers at once; the rest wait in line. 0: no limit."
+    )
 
     class Meta:
         abstract = True

@@ -28,6 +28,7 @@ STEPS: dict[str, tuple[str, str, int]] = {
     "fetch": ("generations.jobs.fetch", "fetch", 900),
     "sweep": ("generations.jobs.sweep", "default", 120),
     "notify": ("generations.jobs.notify", "default", 60),
+    "line": ("generations.jobs.line", "default", 60),
 }
 _STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations.views import credits, detail, files, gallery, hooks, images, library, new, settings
+from generations.views import credits, detail, files, gallery, hooks, images, library, line, new, settings
 
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("new/picture/<str:token>", images.upload_preview, name="upload_preview"),
     path("img/<str:token>", images.provider_image, name="provider_image"),
     path("credits/", credits.credits_page, name="credits"),
+    path("line/", line.line_page, name="line"),
     path("settings/", settings.member_settings, name="member_settings"),
     path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),
 ]

@@ -127,6 +127,8 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", 30)
 DEFAULT_MONTHLY_ALLOWANCE = env.int("DEFAULT_MONTHLY_ALLOWANCE", 0)
 DEFAULT_DAILY_CAP = env.int("DEFAULT_DAILY_CAP", 0)
 DEFAULT_MONTHLY_CAP = env.int("DEFAULT_MONTHLY_CAP", 0)
+# Videos one member may have at the providers at once; the rest wait in line, never refused (0 = no limit).
+MAX_IN_FLIGHT_PER_MEMBER = env.int("MAX_IN_FLIGHT_PER_MEMBER", 4)
 # Provider HTTP timeouts (seconds); Segmind v1 answers only when the video is done.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", 5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", 30.0)

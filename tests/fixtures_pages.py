@@ -97,6 +97,7 @@ def make_generation(db: None) -> GenerationFactory:
             "duration": 5,
             "cost": 10,
             "deadline_at": created + timedelta(minutes=30),
+            "admitted_at": created,  # made directly in its status: past the waiting line
         }
         if status == Generation.Status.READY:
             defaults |= {"video": f"videos/{pk}/video.mp4", "poster": f"videos/{pk}/poster.jpg"}

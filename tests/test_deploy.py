@@ -40,10 +40,11 @@ def test_a_deploy_in_the_middle_of_work_finishes_every_video_once(
     for key, value in CRASH_ENV.items():
         setattr(settings, key, float(value))
     sim.task_seconds = 3
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 0  # all 20 at the providers at once (the line: test_line)
     member = make_member("dora", 10_000)
     gens = [factories.create(member, "mulerun:kling-v2.5-turbo" if i % 2 else "kling:kling-v2-5-turbo",
                              prompt=f"Deploy clip {i}") for i in range(20)]
-    old = [worker_processes(**CRASH_ENV) for _ in range(2)]
+    old = [worker_processes(**CRASH_ENV, MAX_IN_FLIGHT_PER_MEMBER="0") for _ in range(2)]
     wait_for(lambda: Generation.objects.filter(status__in=Generation.POLLING).count() >= 5, timeout=60,
              what="work in flight")
     for proc in old:
@@ -51,7 +52,7 @@ def test_a_deploy_in_the_middle_of_work_finishes_every_video_once(
     time.sleep(1.0)  # the grace period a platform gives before it kills
     for proc in old:
         proc.kill(signal.SIGKILL)
-    [worker_processes(**CRASH_ENV) for _ in range(2)]
+    [worker_processes(**CRASH_ENV, MAX_IN_FLIGHT_PER_MEMBER="0") for _ in range(2)]
     wait_for(lambda: not Generation.objects.filter(status__in=Generation.IN_FLIGHT).exists(), timeout=120,
              step=0.2, what="all 20 to finish")
     assert set(Generation.objects.values_list("status", flat=True)) == {S.READY}

@@ -14,10 +14,8 @@ from generations import catalog
 from generations.clock import db_now
 from generations.media import images
 from generations.models import Generation, Price
-from generations.scheduling import schedule
-from generations.services import routing, team
+from generations.services import line, routing, team
 from generations.services.credits import credits_account, credits_charge
-from generations.services.pipeline import submit_step
 
 
 def price_for(model_key: str, *, mode: str, duration: int, sound: bool) -> int:
@@ -94,7 +92,8 @@ def generation_create(
             team.check_caps(user, cost)
             gen.save(force_insert=True)
             credits_charge(generation=gen, actor=user)
-            schedule(submit_step(gen), gen.pk, key="0")
+            # Charged now, sent when its turn comes (at once unless the member or the account is at its limit).
+            transaction.on_commit(line.line_advance_safely)
     except IntegrityError:
         if form_token is not None:
             existing = Generation.objects.filter(owner=user, form_token=form_token).first()

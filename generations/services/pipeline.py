@@ -47,7 +47,7 @@ from generations.providers.base import (
 )
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
-from generations.services import notify, routing
+from generations.services import line, notify, routing
 from generations.services.credits import credits_refund
 
 log = logging.getLogger(__name__)
@@ -136,13 +136,15 @@ UNKNOWN_SUBMIT = (
 
 # --- helpers ------------------------------------------------------------------------------------------------
 def _claim(
-    pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, **updates: Any
+    pk: uuid.UUID, statuses: set[str], lease: timedelta, *, due: bool = True, where: Q | None = None, **updates: Any
 ) -> Generation | None:
     """Take a row for one step if it is in `statuses` and no live job holds it; None if someone else has it."""
     now = db_now()
     qs = Generation.objects.filter(pk=pk, status__in=statuses).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
+    if where is not None:
+        qs = qs.filter(where)
     if due:  # RQ's scheduler keeps whole seconds, so a delayed job may start up to a second early
         qs = qs.filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now + EARLY))
     # The fencing token: every write that ends this step checks it, so a step whose lease expired (a frozen
@@ -268,7 +270,14 @@ def submit_step(gen: Generation) -> str:
 
 def generation_submit(pk: uuid.UUID) -> None:
     """Send a queued generation to its provider (or resolve a submit whose outcome we never learned)."""
-    gen = _claim(pk, {S.QUEUED}, _lease("submit"), status=S.SUBMITTING, submit_attempts=F("submit_attempts") + 1)
+    gen = _claim(
+        pk,
+        {S.QUEUED},
+        _lease("submit"),
+        where=Q(admitted_at__isnull=False),  # a video still waiting in line (services.line) is not sent yet
+        status=S.SUBMITTING,
+        submit_attempts=F("submit_attempts") + 1,
+    )
     if gen is not None:
         with _Heartbeat(gen):
             if _deadline_passed(gen):
@@ -338,6 +347,9 @@ def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float)
 def _submit_failed(gen: Generation, exc: ProviderError) -> None:
     _note_credential_problem(gen, exc)
     if routing.failover(gen, exc.kind, exc.message):  # refused before any task existed: the next account
+        return
+    if exc.kind == "rate_limited" and not exc.permanent:  # the account is busy: back to the fair line, it rests
+        line.line_rejoin(gen, rest_seconds=backoff(gen.submit_attempts, exc.retry_after), message=exc.message)
         return
     if exc.kind == "duplicate":  # our external id already exists there: the first send did arrive
         _advance(gen, S.SUBMITTING, next_run_at=db_now())

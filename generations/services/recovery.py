@@ -17,6 +17,7 @@ from django.db.models import Q
 from generations.clock import db_now
 from generations.models import Generation
 from generations.scheduling import queue_for, schedule
+from generations.services import line
 from generations.services.notify import notify_later, untold
 from generations.services.pipeline import deadline_message, generation_fail, submit_step
 from generations.services.team import grant_allowances
@@ -30,6 +31,7 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     now = db_now()
     overdue = (
         Generation.objects.in_flight()
+        .exclude(status=S.QUEUED, admitted_at__isnull=True)  # waiting in line: line_advance below lets it go
         .filter(
             Q(lease_until__lt=now)
             | Q(lease_until__isnull=True, next_run_at__lt=now - GRACE)
@@ -54,6 +56,8 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
         elif gen.status == S.DOWNLOADING:
             schedule("fetch", gen.pk, key=f"s{gen.fetch_attempts}")
         done[gen.status] += 1
+    if let_go := line.line_advance():
+        done["let_go"] += let_go
     for pk in untold():
         notify_later(pk)
         done["notify"] += 1

@@ -22,7 +22,15 @@ from generations.models import AllowanceGrant, CreditAccount, CreditEntry, Group
 from generations.services.credits import _move, credits_account
 
 log = logging.getLogger(__name__)
-FIELDS = ("monthly_allowance", "expire_unused", "daily_cap", "monthly_cap", "allowed_models", "allowed_modes")
+FIELDS = (
+    "monthly_allowance",
+    "expire_unused",
+    "daily_cap",
+    "monthly_cap",
+    "max_in_flight",
+    "allowed_models",
+    "allowed_modes",
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class Rules:
     expire_unused: bool = False
     daily_cap: int = 0  # 0: no cap
     monthly_cap: int = 0
+    max_in_flight: int = 0  # 0: no limit
     allowed_models: tuple[str, ...] = ()  # empty: every model
     allowed_modes: tuple[str, ...] = ()
 
@@ -50,12 +59,13 @@ def rules_for(user: Any) -> Rules:
         "expire_unused": False,
         "daily_cap": settings.DEFAULT_DAILY_CAP,
         "monthly_cap": settings.DEFAULT_MONTHLY_CAP,
+        "max_in_flight": settings.MAX_IN_FLIGHT_PER_MEMBER,
         "allowed_models": (),
         "allowed_modes": (),
     }
     groups = list(GroupPolicy.objects.filter(group__user=user))
     if groups:
-        for name in ("monthly_allowance", "daily_cap", "monthly_cap"):
+        for name in ("monthly_allowance", "daily_cap", "monthly_cap", "max_in_flight"):
             got = [getattr(g, name) for g in groups if getattr(g, name) is not None]
             if got:  # a cap of 0 in any group means "no cap" for that member, the most generous
                 values[name] = 0 if name != "monthly_allowance" and 0 in got else max(got)

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from generations import catalog
 from generations.models import Favorite, Generation
+from generations.services import line
 from generations.services.manage import (
     ActionRefused,
     favorite_toggle,
@@ -95,9 +96,11 @@ def _local(when: Any) -> str:
 def status_payload(gen: Generation) -> dict[str, Any]:
     end = gen.finished_at or timezone.now()
     finished = gen.status in Generation.FINISHED
+    place = line.place_of(gen)
     payload = {
         "status": gen.status,
-        "status_label": gen.get_status_display(),
+        "status_label": "Waiting in line" if place else gen.get_status_display(),
+        "line": line_sentence(place),
         "steps": status_steps(gen),
         "elapsed": max(round((end - gen.created_at).total_seconds()), 0),
         "estimate": estimate_seconds(gen),
@@ -115,6 +118,15 @@ def status_payload(gen: Generation) -> dict[str, Any]:
         "file_size": filesizeformat(gen.file_size) if gen.file_size else "",
     }
     return payload
+
+
+def line_sentence(place: line.Place | None) -> str:
+    if place is None:
+        return ""
+    ahead = place.position - 1
+    sentence = f"Waiting in line: {ahead} video{pluralize(ahead)} ahead of it" if ahead else "Next in line"
+    about = f", about {place.minutes} min" if place.minutes else ""
+    return f"{sentence}{about}. It goes to the provider as soon as a place frees up."
 
 
 @require_GET

@@ -75,6 +75,9 @@
     var bar = $("[data-progress]");
     bar.max = Math.max(estimate, elapsed + 1);
     bar.value = elapsed;
+    var place = $("[data-line]");
+    place.hidden = !d.line;
+    $("[data-line-text]").textContent = d.line || "";
     var retrying = $("[data-retrying]");
     retrying.hidden = d.is_finished || d.needs_attention || !d.error;
     $("[data-retrying-text]").textContent = d.error;

@@ -1,0 +1,139 @@
+"""The waiting line (issue 14): a member's concurrency cap queues videos and submits them later; a saturated
+provider account serves members round-robin; a waiting video is charged once, can be canceled for a refund, and
+its member sees its place. Real queues, real HTTP to the simulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from generations.clock import db_now
+from generations.models import CreditEntry, Generation, ProviderCredential
+from generations.models_team import MemberPolicy
+from generations.services import line
+from generations.services.credits import credits_audit
+from generations.services.manage import generation_cancel
+from tests import factories
+from tests.conftest import make_member, run_jobs, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("line_settings")]
+S = Generation.Status
+MODEL = "mulerun:kling-v2.5-turbo"
+
+
+@pytest.fixture
+def line_settings(settings: Any, media_root: Any, fast_polls: Any, sim_credentials: Any, sim: Any) -> Any:
+    sim.task_seconds = 0.6
+    yield
+    assert credits_audit() == []
+
+
+def _at_provider(user: Any) -> int:
+    return line.at_provider().filter(owner=user).count()
+
+
+def _work_until_done(gens: list[Generation], watch: Any = None) -> list[Generation]:
+    """Run the queues in this process until every video is finished, checking `watch` after every burst."""
+    ids = [g.pk for g in gens]
+
+    def settled() -> bool:
+        run_jobs()
+        if watch is not None:
+            watch()
+        return not Generation.objects.filter(pk__in=ids, status__in=Generation.IN_FLIGHT).exists()
+
+    wait_for(settled, timeout=90, what="the line to empty")
+    return list(Generation.objects.filter(pk__in=ids).order_by("admitted_at"))
+
+
+def _charges(gen: Generation) -> list[str]:
+    return sorted(CreditEntry.objects.filter(generation=gen).values_list("kind", flat=True))
+
+
+def test_over_the_cap_videos_wait_in_line_charged_once_and_are_submitted_later(settings: Any, alice: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 2
+    gens = [factories.create(alice, MODEL, prompt=f"Clip {i} of a lighthouse at night") for i in range(5)]
+    waiting = Generation.objects.filter(pk__in=[g.pk for g in gens], admitted_at__isnull=True)
+    assert waiting.count() == 3  # two went at once; three wait, never refused for being busy
+    assert all(_charges(g) == ["charge"] for g in gens)  # each paid once, on joining the line
+    assert set(waiting.values_list("status", flat=True)) == {S.QUEUED}
+
+    most = []
+    done = _work_until_done(gens, watch=lambda: most.append(_at_provider(alice)))
+    assert max(most) <= 2
+    assert [g.status for g in done] == [S.READY] * 5
+    assert all(_charges(g) == ["charge"] for g in done)  # never charged twice, never refunded
+    assert [g.created_at for g in done] == sorted(g.created_at for g in done)  # a member's own videos in order
+
+
+def test_a_member_policy_overrides_the_site_cap(settings: Any, alice: Any, bob: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 1
+    MemberPolicy.objects.create(user=bob, max_in_flight=3)
+    for i in range(3):
+        factories.create(alice, MODEL, prompt=f"Alice's clip {i}")
+        factories.create(bob, MODEL, prompt=f"Bob's clip {i}")
+    assert _at_provider(alice) == 1
+    assert _at_provider(bob) == 3
+
+
+def test_a_saturated_account_serves_members_round_robin(settings: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 0  # no member cap: only the account's limit
+    ProviderCredential.objects.filter(provider="mulerun").update(max_concurrent=1)
+    members = [make_member(name, 200) for name in ("ann", "ben", "cat")]
+    gens = [factories.create(m, MODEL, prompt=f"{m.username} clip {i}") for m in members for i in range(3)]
+    # Ann queued all hers first, then Ben, then Cat: first come would serve Ann three times before anyone else.
+    most = []
+    done = _work_until_done(gens, watch=lambda: most.append(line.at_provider().count()))
+    assert max(most) <= 1
+    assert [g.owner.username for g in done] == ["ann", "ben", "cat"] * 3
+    assert all(g.status == S.READY and _charges(g) == ["charge"] for g in done)
+
+
+def test_members_see_their_place_and_the_line_hides_private_prompts(
+    settings: Any, alice: Any, bob: Any, alice_client: Any, bob_client: Any
+) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 1
+    factories.create(alice, MODEL, prompt="Alice's first, already sent")
+    second = factories.create(alice, MODEL, prompt="Alice's second, waiting")
+    third = factories.create(alice, MODEL, prompt="Alice's secret third")
+    Generation.objects.filter(pk=third.pk).update(visibility=Generation.Visibility.PRIVATE)
+    factories.create(bob, MODEL, prompt="Bob's first, already sent")
+    status = alice_client.get(f"/videos/{third.pk}/status.json").json()
+    assert status["status_label"] == "Waiting in line"
+    assert status["line"].startswith("Waiting in line: 1 video ahead of it")
+    page = alice_client.get(f"/videos/{second.pk}/").content.decode()
+    assert "Next in line" in page
+
+    bob_view = bob_client.get("/line/").content.decode()
+    assert "Alice&#x27;s second, waiting" in bob_view  # a team video's prompt is the team's
+    assert "secret third" not in bob_view and "A private video" in bob_view
+    assert "Alice&#x27;s secret third" in alice_client.get("/line/").content.decode()  # her own, she sees
+
+
+def test_canceling_a_waiting_video_refunds_it_and_it_is_never_sent(settings: Any, alice: Any, sim: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 1
+    first = factories.create(alice, MODEL, prompt="A kite over a beach")
+    waiting = factories.create(alice, MODEL, prompt="A kite over a field")
+    generation_cancel(generation=waiting, actor=alice)
+    _work_until_done([first, waiting])
+    waiting.refresh_from_db()
+    assert waiting.status == S.CANCELED and _charges(waiting) == ["charge", "refund"]
+    assert waiting.external_id not in [t.external_id for t in sim.tasks("mulerun")]
+
+
+def test_a_busy_answer_puts_the_video_back_in_line_and_the_account_rests(alice: Any) -> None:
+    gen = factories.create(alice, MODEL, prompt="A harbour at noon [sim:create:429x1]")
+    (done,) = _work_until_done([gen])
+    assert done.status == S.READY and done.submit_attempts == 2
+    assert _charges(done) == ["charge"]
+    assert ProviderCredential.objects.get(pk=done.credential_id).busy_until is not None
+
+
+def test_the_line_waits_out_a_resting_account_then_sends(alice: Any) -> None:
+    ProviderCredential.objects.filter(provider="mulerun").update(busy_until=db_now() + timedelta(seconds=1))
+    gen = factories.create(alice, MODEL, prompt="A harbour at dusk")
+    assert Generation.objects.get(pk=gen.pk).admitted_at is None  # the account rests: it waits
+    (done,) = _work_until_done([gen])  # the line wakes itself when the rest ends
+    assert done.status == S.READY
