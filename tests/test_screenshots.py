@@ -78,6 +78,12 @@ def test_every_page_at_two_widths_in_light_and_dark(
     failed = make_generation(alice, status=S.FAILED, error="Kling refused the prompt under its content policy.",
                              submitted_at=now, running_at=now)  # fmt: skip
     portrait = ready[0]
+    waiting = [  # two videos waiting in line (admitted_at empty): one of Alice's, one private of Bob's
+        make_generation(owner, status=S.QUEUED, admitted_at=None, prompt=prompt, created_at=now - timedelta(seconds=s))
+        for owner, prompt, s in ((alice, "A lighthouse beam sweeping over a stormy sea at night", 20),
+                                 (bob, "Bob's private storyboard frame", 10))
+    ]  # fmt: skip
+    Generation.objects.filter(pk=waiting[1].pk).update(visibility=Generation.Visibility.PRIVATE)
 
     member = Session(browser, live_server.url, alice)
     pages = [
@@ -91,6 +97,8 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/videos/{queued.pk}/", "video-in-progress"),
         (f"/videos/{failed.pk}/", "video-failed"),
         ("/credits/", "credits"),
+        ("/line/", "line"),
+        (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),
         ("/accounts/password_change/", "password-change"),
     ]
     for path, name in pages:
