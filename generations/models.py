@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -35,7 +36,10 @@ class ProviderCredential(models.Model):
     # At most this many of the site's videos at the provider at once (empty: no limit). Waiting videos are
     # sent round-robin across members as places free up (services.line).
     max_concurrent = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Videos this account may make at once. Empty: no limit."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],  # 0 would keep paid videos waiting for ever: disable the account instead
+        help_text="Videos this account may make at once. Empty: no limit.",
     )
     # The account answered "too many requests": nothing more is sent to it before then (services.line).
     busy_until = models.DateTimeField(null=True, blank=True, editable=False)

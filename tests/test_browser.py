@@ -113,6 +113,7 @@ def test_the_status_follows_the_pipeline_without_a_reload(
     assert page.evaluate("window.__marker") == "same page"
     assert page.locator("[data-status-box]").is_hidden()
     assert page.get_by_role("link", name="Download").is_visible()
+    assert page.get_by_role("link", name="Continue this video").is_visible()  # without a reload (outsider found)
 
 
 def test_needs_attention_appears_live_and_stops_the_clock(tab: Session, alice: Any, make_generation: Any) -> None:

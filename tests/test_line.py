@@ -137,3 +137,71 @@ def test_the_line_waits_out_a_resting_account_then_sends(alice: Any) -> None:
     assert Generation.objects.get(pk=gen.pk).admitted_at is None  # the account rests: it waits
     (done,) = _work_until_done([gen])  # the line wakes itself when the rest ends
     assert done.status == S.READY
+
+
+# --- found by the outside review (payment-systems eyes) --------------------------------------------------------------
+
+
+def test_a_failover_waits_for_the_next_accounts_free_place(settings: Any, sim: Any, alice: Any, bob: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 0
+    sim.set_faults(["never"])  # tasks stay at the provider: places never free
+    ProviderCredential.objects.filter(provider="kling").update(max_concurrent=1)
+    factories.create(bob, "kling:kling-v2-5-turbo", prompt="Bob fills the Kling account")
+    sim.set_faults(["never", "429x1"], provider="mulerun")
+    gen = factories.create(alice, "kling-2-5-turbo", prompt="Alice, routed automatically")
+    assert gen.credential.provider == "mulerun"  # the cheapest account first; it answers "too many requests"
+    wait_for(lambda: run_jobs() or Generation.objects.get(pk=gen.pk).credential.provider != "mulerun", timeout=30)
+    run_jobs()
+    gen.refresh_from_db()
+    assert line.at_provider().filter(credential__provider="kling").count() == 1  # never over the account's limit
+    assert (gen.status, gen.admitted_at) == (S.QUEUED, None)  # moved to Kling's line, waiting for its place
+    assert _charges(gen) == ["charge"]
+
+
+def test_one_members_backlog_never_hides_another_members_video(
+    settings: Any, sim: Any, alice: Any, bob: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(line, "PER_MEMBER", 3)  # small, so the test stays small; the rule is the same at 20
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 1
+    sim.set_faults(["never"])
+    for i in range(6):
+        factories.create(alice, MODEL, prompt=f"Alice clip {i}")  # 1 sent, 5 waiting: more than PER_MEMBER
+    bobs = factories.create(bob, MODEL, prompt="Bob's only clip")
+    assert Generation.objects.get(pk=bobs.pk).admitted_at is not None  # Bob had a free place: sent at once
+    oldest = Generation.objects.filter(owner=alice, admitted_at__isnull=True).order_by("created_at").first()
+    assert line.place_of(oldest) is not None
+
+
+def test_a_provider_busy_past_the_deadline_fails_the_video_and_refunds_it(settings: Any, sim: Any, alice: Any) -> None:
+    settings.GENERATION_DEADLINE_SECONDS = 2
+    sim.set_faults(["429"], provider="mulerun")  # every create answered "too many requests"
+    gen = factories.create(alice, MODEL, prompt="A lighthouse in a storm")
+    first_deadline = Generation.objects.get(pk=gen.pk).deadline_at
+    (done,) = _work_until_done([gen])
+    assert done.status == S.FAILED and "too busy" in done.error
+    assert done.deadline_at == first_deadline  # sent back to the line, it kept its deadline
+    assert _charges(done) == ["charge", "refund"]
+
+
+def test_a_video_waiting_for_a_disabled_account_is_refunded_not_sent(settings: Any, sim: Any, alice: Any) -> None:
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 1
+    sim.set_faults(["never"])
+    factories.create(alice, MODEL, prompt="Alice's first")
+    waiting = factories.create(alice, MODEL, prompt="Alice's second, waiting")
+    ProviderCredential.objects.filter(provider="mulerun").update(is_active=False)  # a leaked key, say
+    line.line_advance()
+    waiting.refresh_from_db()
+    assert waiting.status == S.FAILED and "disabled" in waiting.error
+    assert _charges(waiting) == ["charge", "refund"]
+    assert waiting.external_id not in [t.external_id for t in sim.tasks("mulerun")]
+
+
+def test_an_account_limit_of_zero_is_refused_in_the_admin(admin_client: Any, sim_credentials: Any) -> None:
+    cred = sim_credentials["mulerun"]
+    url = f"/admin/generations/providercredential/{cred.pk}/change/"
+    form = {"provider": cred.provider, "label": cred.label, "base_url": cred.base_url, "priority": "100",
+            "max_concurrent": "0", "is_active": "on"}  # fmt: skip
+    response = admin_client.post(url, form)
+    assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
+    cred.refresh_from_db()
+    assert cred.max_concurrent is None

@@ -28,7 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Case, Count, F, Max, When, Window
+from django.db.models.functions import RowNumber
 
 from generations.clock import db_now
 from generations.models import Generation, ProviderCredential
@@ -40,7 +41,8 @@ S = Generation.Status
 # At the provider: sent or about to be sent, and not yet finished there. (A video being downloaded no longer
 # takes a place at the provider.)
 AT_PROVIDER = (S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING)
-LOOKAHEAD = 2000  # waiting rows considered per run; the rest wait for the next run
+# Waiting rows considered per run, per member: one member's backlog never hides another member's video.
+PER_MEMBER = 20
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,14 @@ def fair_order(rows: Iterable[Waiting], last_served: dict[int, datetime | None])
 
 
 def _snapshot() -> tuple[list[Waiting], dict[int, datetime | None]]:
+    """Each member's oldest PER_MEMBER waiting videos (a window query: a member's 10,000 waiting videos cost the
+    same as 20), and when each member was last served."""
+    ranked = waiting().annotate(
+        turn=Window(RowNumber(), partition_by=[F("owner_id")], order_by=[F("created_at").asc(), F("pk").asc()])
+    )
     rows = [
         Waiting(*values)
-        for values in waiting()
-        .order_by("created_at")
-        .values_list("pk", "owner_id", "credential_id", "created_at")[:LOOKAHEAD]
+        for values in ranked.filter(turn__lte=PER_MEMBER).values_list("pk", "owner_id", "credential_id", "created_at")
     ]
     owners = {r.owner_id for r in rows}
     served = dict(
@@ -117,12 +122,18 @@ def line_advance() -> int:
         by_account = _counts("credential_id", {r.credential_id for r in rows})
         limits = _member_limits(owners)
         now = db_now()
-        deadline = now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS)
+        # The deadline counts from a video's first leaving the line; one sent back (the provider was busy, or
+        # refused and another account took it) keeps it, so a provider that is busy for ever fails it in the end.
+        deadline = Case(
+            When(submit_attempts=0, then=now + timedelta(seconds=settings.GENERATION_DEADLINE_SECONDS)),
+            default=F("deadline_at"),
+        )
+        _fail_the_unsendable(rows, accounts, now)
         admitted = 0
         resting: set[datetime] = set()
         for row in fair_order(rows, served):
             account = accounts.get(row.credential_id)
-            if account is None:
+            if account is None or not account.is_active:
                 continue
             if account.busy_until and account.busy_until > now:
                 resting.add(account.busy_until)
@@ -131,7 +142,6 @@ def line_advance() -> int:
                 continue
             if limits.get(row.owner_id) and by_member.get(row.owner_id, 0) >= limits[row.owner_id]:
                 continue
-            # The deadline counts from the moment the video leaves the line, not from when it joined it.
             moved = waiting().filter(pk=row.pk).update(admitted_at=now, deadline_at=deadline, next_run_at=now)
             if moved != 1:  # canceled meanwhile
                 continue
@@ -145,6 +155,21 @@ def line_advance() -> int:
     if admitted:
         log.info("line: %s video(s) sent on", admitted)
     return admitted
+
+
+def _fail_the_unsendable(rows: list[Waiting], accounts: dict[int, ProviderCredential], now: datetime) -> None:
+    """Refund, never send: a video whose account an admin disabled while it waited, and one sent back to the line
+    (the provider kept answering "too many requests") whose deadline has passed."""
+    from generations.services.pipeline import generation_fail
+
+    disabled = [r.pk for r in rows if r.credential_id not in accounts or not accounts[r.credential_id].is_active]
+    for pk in disabled:
+        reason = "An admin disabled the provider account for this video before it was sent. Nothing was made."
+        generation_fail(pk, reason=reason, statuses={S.QUEUED})
+    late = waiting().filter(pk__in=[r.pk for r in rows], submit_attempts__gt=0, deadline_at__lt=now)
+    for pk in late.values_list("pk", flat=True):
+        reason = "The provider stayed too busy to take this video before its deadline. Nothing was made."
+        generation_fail(pk, reason=reason, statuses={S.QUEUED})
 
 
 def _wake_at(moment: datetime, now: datetime) -> None:
@@ -180,7 +205,7 @@ def line_rejoin(gen: Generation, *, rest_seconds: float, message: str) -> bool:
 class Place:
     position: int  # 1-based, in the whole line
     of: int
-    minutes: int | None  # about how long until it is sent; None when unknown
+    seconds: int | None  # about how long until it is sent; None when unknown
 
 
 def places() -> dict[Any, Place]:
@@ -203,18 +228,21 @@ def places() -> dict[Any, Place]:
             waves = max(waves, (ahead_member[row.owner_id] + 1) / limits[row.owner_id])
         if accounts.get(row.credential_id):
             waves = max(waves, (ahead_account[row.credential_id] + 1) / accounts[row.credential_id])
-        minutes = None if typical is None else max(1, math.ceil(math.ceil(waves) * typical / 60))
-        out[row.pk] = Place(index + 1, len(order), minutes)
+        wait = None if typical is None else max(1, math.ceil(math.ceil(waves) * typical))
+        out[row.pk] = Place(index + 1, len(order), wait)
         ahead_member[row.owner_id] += 1
         ahead_account[row.credential_id] += 1
     return out
 
 
+def is_waiting(gen: Generation) -> bool:
+    return gen.status == S.QUEUED and gen.admitted_at is None
+
+
 def place_of(gen: Generation) -> Place | None:
-    """A waiting video's place in line (None for any other video)."""
-    if gen.status != S.QUEUED or gen.admitted_at is not None:
-        return None
-    return places().get(gen.pk)
+    """A waiting video's place in line (None for any other video, or one behind more than PER_MEMBER of its
+    member's own waiting videos: its place is not computed yet)."""
+    return places().get(gen.pk) if is_waiting(gen) else None
 
 
 def _typical_seconds() -> float | None:

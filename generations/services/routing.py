@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -287,8 +288,7 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
     every option as stored, and only at a price no higher than the member was charged.
     Returns True if the generation was moved (and its submit scheduled), False to let the pipeline go on.
     """
-    from generations.scheduling import schedule
-    from generations.services.pipeline import submit_step
+    from generations.services.line import line_advance_safely
 
     if kind not in FAILOVER_KINDS or gen.provider_task_id or gen.account_chosen_by_member:
         return False
@@ -329,13 +329,14 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
                 error_detail="",
                 lease_until=None,
                 lease_token=None,
-                next_run_at=now,
+                # Back into the line for the new account: its limit and rest apply (services.line).
+                admitted_at=None,
+                next_run_at=None,
                 updated_at=now,
             )
             != 1
         ):
             return False
-        gen.refresh_from_db()
-        schedule(submit_step(gen), gen.pk, key=f"fo{len(gen.route_log)}")
+        transaction.on_commit(line_advance_safely)
         return True
     return False

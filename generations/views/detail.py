@@ -26,6 +26,7 @@ from generations.services.manage import (
     generation_delete,
     generation_set_visibility,
 )
+from generations.templatetags.kling import seconds
 from generations.views.access import get_generation_for_owner, get_generation_for_viewer
 
 S = Generation.Status
@@ -96,14 +97,16 @@ def _local(when: Any) -> str:
 def status_payload(gen: Generation) -> dict[str, Any]:
     end = gen.finished_at or timezone.now()
     finished = gen.status in Generation.FINISHED
+    waiting = line.is_waiting(gen)
     place = line.place_of(gen)
     payload = {
         "status": gen.status,
-        "status_label": "Waiting in line" if place else gen.get_status_display(),
-        "line": line_sentence(place),
+        "status_label": "Waiting in line" if waiting else gen.get_status_display(),
+        "line": line_sentence(place) if waiting else "",
         "steps": status_steps(gen),
         "elapsed": max(round((end - gen.created_at).total_seconds()), 0),
-        "estimate": estimate_seconds(gen),
+        # A waiting video's estimate includes its wait, so the page tells one story.
+        "estimate": estimate_seconds(gen) + ((place.seconds or 0) if place else 0),
         "error": gen.error,
         "is_finished": finished,
         "needs_attention": gen.status == S.NEEDS_ATTENTION,
@@ -121,12 +124,13 @@ def status_payload(gen: Generation) -> dict[str, Any]:
 
 
 def line_sentence(place: line.Place | None) -> str:
+    then = "It goes to the provider as soon as a place frees up."
     if place is None:
-        return ""
+        return f"Waiting in line behind your earlier videos. {then}"
     ahead = place.position - 1
     sentence = f"Waiting in line: {ahead} video{pluralize(ahead)} ahead of it" if ahead else "Next in line"
-    about = f", about {place.minutes} min" if place.minutes else ""
-    return f"{sentence}{about}. It goes to the provider as soon as a place frees up."
+    about = f", about {seconds(place.seconds)} before it is sent" if place.seconds else ""
+    return f"{sentence}{about}. {then}"
 
 
 @require_GET

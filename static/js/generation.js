@@ -53,11 +53,10 @@
     if (d.poster_url) video.poster = d.poster_url;
     video.src = d.video_url;
     slot.appendChild(video);
-    var download = $("[data-when-ready]");
-    if (download) {
-      download.href = d.video_url + "?download=1";
-      download.hidden = false;
-    }
+    // Everything that needs the finished video (Download, Continue this video) appears with it.
+    document.querySelectorAll("[data-when-ready]").forEach(function (el) { el.hidden = false; });
+    var download = $("a[download][data-when-ready]");
+    if (download) download.href = d.video_url + "?download=1";
     $("[data-status-box]").hidden = true;
   }
 
