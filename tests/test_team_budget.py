@@ -189,3 +189,17 @@ def test_the_form_shows_what_is_left_of_the_cap(alice: Any, alice_client: Any, s
     generation_create(user=alice, model_key=TURBO, params=STD5)
     html = alice_client.get(reverse("new_video")).content.decode()
     assert "Your spending limit: 30 credits left today." in html
+
+
+def test_the_price_says_at_once_when_a_video_would_pass_the_cap(
+    alice: Any, alice_client: Any, sim_credentials: Any
+) -> None:
+    # Found by the outside new-user pass: the form showed "10 credits left today" beside a 20-credit price and said
+    # nothing until the submit was refused.
+    MemberPolicy.objects.create(user=alice, daily_cap=40)
+    generation_create(user=alice, model_key=TURBO, params=STD5)  # 10 spent, 30 left
+    five = alice_client.get("/new/quote.json", {"model": TURBO, "mode": "std", "duration": "5"}).json()
+    assert five["cap_error"] == ""
+    ten = alice_client.get("/new/quote.json", {"model": TURBO, "mode": "pro", "duration": "10"}).json()
+    assert ten["cost"] > 30
+    assert ten["cap_error"].startswith(f"This video costs {ten['cost']} credits and your daily limit has 30 left.")

@@ -57,6 +57,7 @@ def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any
         "balance": balance,
         "balance_after": balance - cost,
         "enough": balance >= cost,
+        "cap_error": team.cap_problem(user, cost),
         "account": choice.route.label,
         "why": choice.why,
     }

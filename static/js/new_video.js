@@ -96,8 +96,9 @@
         nowEl.textContent = d.balance;
         afterEl.textContent = d.enough ? d.balance_after : "Not enough credits";
         if (topBalance) topBalance.textContent = d.balance;
-        errorEl.textContent = d.enough ? "" :
-          "Not enough credits for this video: it costs " + d.cost + " and you have " + d.balance + ".";
+        errorEl.textContent = !d.enough ?
+          "Not enough credits for this video: it costs " + d.cost + " and you have " + d.balance + "." :
+          (d.cap_error || "");
       })
       .catch(function (err) {
         if (err.name !== "AbortError") errorEl.textContent = "Could not update the price; it is checked again when you submit.";
