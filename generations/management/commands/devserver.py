@@ -8,11 +8,12 @@ lives under var/.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from honcho.manager import Manager
 from honcho.printer import Printer
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--task-seconds", type=float, default=float(os.environ.get("SIM_TASK_SECONDS", 8)))
 
     def handle(self, *args: object, port: int, simulator_port: int, task_seconds: float, **options: object) -> None:
+        _check_ports({"PORT (the site)": port, "SIMULATOR_PORT (the provider simulator)": simulator_port})
         py = sys.executable
         manager = Manager(Printer(sys.stdout))
         env = dict(os.environ, DEBUG=os.environ.get("DEBUG", "1"), PYTHONUNBUFFERED="1")
@@ -88,3 +90,19 @@ class Command(BaseCommand):
         if made:
             lines.append(f"Created {made} provider credentials that point at the local simulator.")
         self.stdout.write("\n".join(["=" * 72, *lines, "=" * 72]))
+
+
+def _check_ports(ports: dict[str, int]) -> None:
+    """Before anything starts (and before the one-time demo password is shown): each port must be free."""
+    if len(set(ports.values())) < len(ports):
+        raise CommandError(f"The site and the simulator need two different ports: {ports}.")
+    for name, number in ports.items():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", number))
+            except OSError:
+                variable = name.split()[0]
+                raise CommandError(
+                    f"Port {number} for {name} is already in use by another program. Choose a free one, "
+                    f"e.g. {variable}={number + 10} make run."
+                ) from None
