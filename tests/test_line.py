@@ -145,6 +145,7 @@ def test_the_line_waits_out_a_resting_account_then_sends(alice: Any) -> None:
 def test_a_failover_waits_for_the_next_accounts_free_place(settings: Any, sim: Any, alice: Any, bob: Any) -> None:
     settings.MAX_IN_FLIGHT_PER_MEMBER = 0
     sim.set_faults(["never"])  # tasks stay at the provider: places never free
+    ProviderCredential.objects.exclude(provider__in=["kling", "mulerun"]).update(is_active=False)
     ProviderCredential.objects.filter(provider="kling").update(max_concurrent=1)
     factories.create(bob, "kling:kling-v2-5-turbo", prompt="Bob fills the Kling account")
     sim.set_faults(["never", "429x1"], provider="mulerun")
@@ -205,3 +206,18 @@ def test_an_account_limit_of_zero_is_refused_in_the_admin(admin_client: Any, sim
     assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
     cred.refresh_from_db()
     assert cred.max_concurrent is None
+
+
+def test_automatic_routing_prefers_a_free_account_to_one_whose_videos_would_wait(
+    settings: Any, sim: Any, alice: Any, bob: Any
+) -> None:
+    # Found by the outside new-user pass: with MuleRun at its limit, "Automatic" still queued every video behind it
+    # while the other accounts sat idle.
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 0
+    sim.set_faults(["never"])
+    first = factories.create(bob, "kling-2-5-turbo", prompt="Bob's clip, routed automatically")
+    ProviderCredential.objects.filter(pk=first.credential_id).update(max_concurrent=1)  # now full
+    second = factories.create(alice, "kling-2-5-turbo", prompt="Alice's clip, routed automatically")
+    assert second.credential_id != first.credential_id
+    assert Generation.objects.get(pk=second.pk).admitted_at is not None  # sent at once, not waiting
+    assert "healthy and free first" in second.route_log[0]["why"]

@@ -176,6 +176,15 @@ def _wake_at(moment: datetime, now: datetime) -> None:
     schedule("line", "line", key=moment.strftime("%Y%m%d%H%M%S%f"), delay=(moment - now).total_seconds() + 1.0)
 
 
+def account_busy(account: ProviderCredential) -> bool:
+    """Resting after a "too many requests" answer, or at its concurrency limit: a new video would wait."""
+    if account.busy_until and account.busy_until > db_now():
+        return True
+    return account.max_concurrent is not None and (
+        at_provider().filter(credential=account).count() >= account.max_concurrent
+    )
+
+
 def line_advance_safely() -> None:
     """After a job or a request: a failure here is logged, and the sweep lets the video go later."""
     try:

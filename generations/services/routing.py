@@ -30,6 +30,7 @@ from generations import catalog
 from generations.clock import db_now
 from generations.media import images
 from generations.models import Generation, Price, ProviderCredential
+from generations.services import line
 
 # An account that failed within this window is tried after the healthy ones.
 HEALTH_WINDOW = timedelta(minutes=15)
@@ -226,7 +227,8 @@ def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> lis
             reasons.append((2, catalog.CatalogError(no_price)))
             continue
         healthy = _healthy(route.credential, now)
-        rank = (not healthy, route.credential.priority, cost, route.credential.pk)
+        busy = line.account_busy(route.credential)  # a free account before one whose videos would wait in line
+        rank = (not healthy, busy, route.credential.priority, cost, route.credential.pk)
         found.append((rank, Choice(route, clean, cost, why="")))
     if not found:
         raise max(reasons, key=lambda r: r[0])[1]
@@ -241,7 +243,7 @@ def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> lis
         elif rank[0]:
             why = "Chosen although it failed recently: no healthy account offers these options."
         else:
-            why = f"Chosen automatically among {len(found)} accounts: healthy first, then the admins' priority"
+            why = f"Chosen automatically among {len(found)} accounts: healthy and free first, then the admins' priority"
             why += ", at the lowest price." if choice.cost == best_cost else "."
         result.append(replace(choice, why=why))
     return result
@@ -288,8 +290,6 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
     every option as stored, and only at a price no higher than the member was charged.
     Returns True if the generation was moved (and its submit scheduled), False to let the pipeline go on.
     """
-    from generations.services.line import line_advance_safely
-
     if kind not in FAILOVER_KINDS or gen.provider_task_id or gen.account_chosen_by_member:
         return False
     if not _first_send_to_this_account(gen):
@@ -337,6 +337,6 @@ def failover(gen: Generation, kind: str, message: str) -> bool:
             != 1
         ):
             return False
-        transaction.on_commit(line_advance_safely)
+        transaction.on_commit(line.line_advance_safely)
         return True
     return False
