@@ -336,14 +336,18 @@ class Machine(RuleBasedStateMachine):
         return Machine.runs_by_thread[threading.get_ident()]
 
     # -- rules: members and admins ---------------------------------------------------------------------------------
-    # Every example starts with two videos, so no example is spent on an empty world.
-    @initialize(target=gens, kind=st.sampled_from(sorted(MODELS)))
-    def first_video(self, kind: str) -> uuid.UUID:
-        return self.create(kind)
+    # Every example starts with one video of each protocol, so none is spent on an empty world.
+    @initialize(target=gens)
+    def a_kling_video(self) -> uuid.UUID:
+        return self.create("kling")
 
-    @initialize(target=gens, kind=st.sampled_from(sorted(MODELS)))
-    def second_video(self, kind: str) -> uuid.UUID:
-        return self.create(kind)
+    @initialize(target=gens)
+    def a_mulerun_video(self) -> uuid.UUID:
+        return self.create("mulerun")
+
+    @initialize(target=gens)
+    def a_segmind_v1_video(self) -> uuid.UUID:
+        return self.create("segmind_v1")
 
     @rule(target=gens, kind=st.sampled_from(sorted(MODELS)))
     def create(self, kind: str) -> uuid.UUID:
