@@ -124,7 +124,7 @@ def test_canceling_a_waiting_video_refunds_it_and_it_is_never_sent(settings: Any
 
 
 def test_a_busy_answer_puts_the_video_back_in_line_and_the_account_rests(alice: Any) -> None:
-    gen = factories.create(alice, MODEL, prompt="A harbour at noon [sim:create:429x1]")
+    gen = factories.create(alice, MODEL, prompt="A line-test harbour, busy once [sim:create:429x1]")
     (done,) = _work_until_done([gen])
     assert done.status == S.READY and done.submit_attempts == 2
     assert _charges(done) == ["charge"]
@@ -144,10 +144,10 @@ def test_the_line_waits_out_a_resting_account_then_sends(alice: Any) -> None:
 
 def test_a_failover_waits_for_the_next_accounts_free_place(settings: Any, sim: Any, alice: Any, bob: Any) -> None:
     settings.MAX_IN_FLIGHT_PER_MEMBER = 0
-    sim.set_faults(["never"])  # tasks stay at the provider: places never free
     ProviderCredential.objects.exclude(provider__in=["kling", "mulerun"]).update(is_active=False)
     ProviderCredential.objects.filter(provider="kling").update(max_concurrent=1)
-    factories.create(bob, "kling:kling-v2-5-turbo", prompt="Bob fills the Kling account")
+    # Bob's task stays at the provider (its own marker: global faults are replaced per provider below).
+    factories.create(bob, "kling:kling-v2-5-turbo", prompt="Bob fills the Kling account [sim:never]")
     sim.set_faults(["never", "429x1"], provider="mulerun")
     gen = factories.create(alice, "kling-2-5-turbo", prompt="Alice, routed automatically")
     assert gen.credential.provider == "mulerun"  # the cheapest account first; it answers "too many requests"

@@ -516,11 +516,18 @@ class Machine(RuleBasedStateMachine):
         return run, self._go(run, start=True)
 
     @precondition(lambda self: len(self.live) < 4)
-    @rule(target=paused, pk=gens, point=st.sampled_from(POINTS), first=st.sampled_from(("ok", "unknown", "link")))
-    def run_until(self, pk: uuid.UUID, point: str, first: str) -> Run | Any:
+    @rule(
+        target=paused,
+        pk=gens,
+        point=st.sampled_from(POINTS),
+        first=st.sampled_from(("ok", "unknown", "link")),
+        slow=st.booleans(),
+    )
+    def run_until(self, pk: uuid.UUID, point: str, first: str, slow: bool) -> Run | Any:
         """The row's plain path (the provider finishes, every answer ok but perhaps the first: lost after the task
-        was made, or a link instead of the video) up to `point`, paused there: long stories (a fetch stalled while
-        storing, a poll after the deadline, a video for an admin to resume) are reached in one rule."""
+        was made, or a link instead of the video) up to `point`, paused there, where the call or storage write may
+        take longer than a lease: long stories (a fetch stalled while storing, a poll after the deadline, a video
+        for an admin to resume) are reached in one rule."""
         answer = first
         for _ in range(8):
             if Generation.objects.values_list("status", flat=True).get(pk=pk) not in Generation.IN_FLIGHT:
@@ -532,6 +539,8 @@ class Machine(RuleBasedStateMachine):
             run, result = self._start_when_due(pk)
             while result is run:
                 if run.point == point:
+                    if slow:  # its process lives: the heartbeat must keep the claim (checked in _travel)
+                        self._travel(timedelta(seconds=3 * pipeline.settings.LEASE_SECONDS), beats=True)
                     return run
                 result = self._go(run, answer=answer)
                 answer = "ok"
