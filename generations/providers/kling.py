@@ -108,24 +108,10 @@ def build_body(request: SubmitRequest) -> dict[str, Any]:
             ]
     if p.prompt and not (p.multi_shot and p.shot_type == "customize"):  # Kling ignores it for customized shots
         body["prompt"] = p.prompt
-    if p.negative_prompt:
-        body["negative_prompt"] = p.negative_prompt
-    body["mode"] = p.mode
     body["aspect_ratio"] = p.aspect_ratio
-    body["duration"] = str(p.duration)  # a string in Kling's API, an integer everywhere else
-    if spec.sound:
-        body["sound"] = "on" if p.sound else "off"
-    if spec.cfg_scale and p.cfg_scale is not None and not spec.model.startswith("kling-v2"):
-        body["cfg_scale"] = p.cfg_scale  # Kling: "kling-v2.x models do not support this parameter"
     if p.camera_control:
         body["camera_control"] = p.camera_control
-    if p.watermark:
-        body["watermark_info"] = {"enabled": True}
-    if request.callback_url:
-        body["callback_url"] = request.callback_url
-    if request.external_id:
-        body["external_task_id"] = request.external_id
-    return body
+    return _with_shared_fields(body, request)
 
 
 def build_image_body(request: SubmitRequest) -> dict[str, Any]:
@@ -138,14 +124,20 @@ def build_image_body(request: SubmitRequest) -> dict[str, Any]:
         body["image_tail"] = p.tail_image_url
     if p.prompt:
         body["prompt"] = p.prompt
+    return _with_shared_fields(body, request)
+
+
+def _with_shared_fields(body: dict[str, Any], request: SubmitRequest) -> dict[str, Any]:
+    """The fields text2video and image2video share: negative prompt, mode, duration, sound, cfg, watermark, ids."""
+    p, spec = request.params, request.spec
     if p.negative_prompt:
         body["negative_prompt"] = p.negative_prompt
     body["mode"] = p.mode
-    body["duration"] = str(p.duration)
+    body["duration"] = str(p.duration)  # a string in Kling's API, an integer everywhere else
     if spec.sound:
         body["sound"] = "on" if p.sound else "off"
     if spec.cfg_scale and p.cfg_scale is not None and not spec.model.startswith("kling-v2"):
-        body["cfg_scale"] = p.cfg_scale
+        body["cfg_scale"] = p.cfg_scale  # Kling: "kling-v2.x models do not support this parameter"
     if p.watermark:
         body["watermark_info"] = {"enabled": True}
     if request.callback_url:

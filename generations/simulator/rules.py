@@ -173,11 +173,18 @@ def _sentence(problem: str) -> str:
 
 
 # -- Kling official and PowerTokens ---------------------------------------------------------------------------------
-def check_kling(body: Any, account: str) -> str:
+def _kling_head(body: Any, fields: frozenset[str] | set[str]) -> str:
+    """What both Kling create routes refuse first: a body that is not an object, or a field the route lacks."""
     if not isinstance(body, dict):
         return "Request body must be a JSON object"
-    if unknown := set(body) - KLING_FIELDS:
+    if unknown := set(body) - fields:
         return f"Unknown parameter(s): {', '.join(sorted(unknown))}"
+    return ""
+
+
+def check_kling(body: Any, account: str) -> str:
+    if problem := _kling_head(body, KLING_FIELDS):
+        return problem
     name = body.get("model_name", "kling-v1")
     model = KLING[account].get(name) if isinstance(name, str) else None
     if model is None:
@@ -193,10 +200,8 @@ def check_kling(body: Any, account: str) -> str:
 
 def check_kling_image(body: Any, account: str) -> str:
     """``POST /v1/videos/image2video``: ``image`` and ``image_tail`` are URLs or raw Base64; the route decodes them."""
-    if not isinstance(body, dict):
-        return "Request body must be a JSON object"
-    if unknown := set(body) - KLING_IMAGE_FIELDS:
-        return f"Unknown parameter(s): {', '.join(sorted(unknown))}"
+    if problem := _kling_head(body, KLING_IMAGE_FIELDS):
+        return problem
     name = body.get("model_name", "kling-v1")
     model = KLING[account].get(name) if isinstance(name, str) else None
     pictures = KLING_IMAGE[account].get(name) if isinstance(name, str) else None
