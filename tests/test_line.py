@@ -221,3 +221,21 @@ def test_automatic_routing_prefers_a_free_account_to_one_whose_videos_would_wait
     assert second.credential_id != first.credential_id
     assert Generation.objects.get(pk=second.pk).admitted_at is not None  # sent at once, not waiting
     assert "healthy and free first" in second.route_log[0]["why"]
+
+
+def test_a_line_that_could_not_move_at_create_is_moved_by_the_sweep(
+    alice: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    # The request charged the video but the line could not advance (a database blip after the commit): the video
+    # is not lost, the recovery sweep lets it go.
+    real = line.line_advance
+    monkeypatch.setattr(line, "line_advance", lambda: (_ for _ in ()).throw(RuntimeError("database blip")))
+    gen = factories.create(alice, MODEL, prompt="A kite that waits for the sweep")
+    assert Generation.objects.get(pk=gen.pk).admitted_at is None
+    assert "could not advance" in caplog.text
+    monkeypatch.setattr(line, "line_advance", real)
+    from generations.services.recovery import generations_recover
+
+    assert generations_recover()["let_go"] == 1
+    (done,) = _work_until_done([gen])
+    assert done.status == S.READY and _charges(done) == ["charge"]

@@ -193,7 +193,7 @@ def line_advance_safely() -> None:
         log.exception("the waiting line could not advance; the recovery sweep will")
 
 
-def line_rejoin(gen: Generation, *, rest_seconds: float, message: str) -> bool:
+def line_rejoin(gen: Generation, *, rest_seconds: float, message: str) -> None:
     """The account said "too many requests" before making anything: the video goes back to its place in line (by
     the time it was made) and the account rests; when the rest ends, waiting videos go in fair order."""
     from generations.services.pipeline import _advance
@@ -201,10 +201,8 @@ def line_rejoin(gen: Generation, *, rest_seconds: float, message: str) -> bool:
     now = db_now()
     until = now + timedelta(seconds=rest_seconds)
     ProviderCredential.objects.filter(pk=gen.credential_id).update(busy_until=until)
-    if not _advance(gen, S.SUBMITTING, status=S.QUEUED, admitted_at=None, error=message, next_run_at=None):
-        return False
-    _wake_at(until, now)
-    return True
+    if _advance(gen, S.SUBMITTING, status=S.QUEUED, admitted_at=None, error=message, next_run_at=None):
+        _wake_at(until, now)
 
 
 # --- what members and admins see ---------------------------------------------------------------------------------
@@ -213,7 +211,6 @@ def line_rejoin(gen: Generation, *, rest_seconds: float, message: str) -> bool:
 @dataclass(frozen=True)
 class Place:
     position: int  # 1-based, in the whole line
-    of: int
     seconds: int | None  # about how long until it is sent; None when unknown
 
 
@@ -238,7 +235,7 @@ def places() -> dict[Any, Place]:
         if accounts.get(row.credential_id):
             waves = max(waves, (ahead_account[row.credential_id] + 1) / accounts[row.credential_id])
         wait = None if typical is None else max(1, math.ceil(math.ceil(waves) * typical))
-        out[row.pk] = Place(index + 1, len(order), wait)
+        out[row.pk] = Place(index + 1, wait)
         ahead_member[row.owner_id] += 1
         ahead_account[row.credential_id] += 1
     return out
