@@ -131,6 +131,10 @@ class CreditEntry(models.Model):
     generation = models.ForeignKey(
         "Generation", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries"
     )
+    # The batch whose admission charged this row (each video of a batch has its own charge row).
+    batch = models.ForeignKey(
+        "generations.Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # The hidden token of the admin form that asked for this movement: a double click grants once.
     request_token = models.UUIDField(null=True, blank=True, editable=False)
@@ -280,6 +284,11 @@ class Generation(models.Model):
     continues = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continued_by", editable=False
     )
+    # The batch (a list of prompts, or variants of one form) it was admitted with, and its row number there.
+    batch = models.ForeignKey(
+        "generations.Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="generations", editable=False
+    )
+    batch_row = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # Set once the owner has been told by email that the video is ready or failed (services.notify).
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the next step should run (submit retry, poll or fetch retry).
@@ -425,4 +434,5 @@ class Favorite(models.Model):
         return f"{self.user} ★ {self.generation_id}"
 
 
+from generations.models_studio import Batch, PromptTemplate, ShareLink  # noqa: E402, F401
 from generations.models_team import AllowanceGrant, GroupPolicy, MemberPolicy  # noqa: E402, F401
