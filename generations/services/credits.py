@@ -37,6 +37,7 @@ def _move(
     reason: str,
     actor: Any = None,
     generation: Generation | None = None,
+    batch: Any = None,
 ) -> CreditEntry:
     """Change one balance and append its ledger row. Must run inside transaction.atomic()."""
     assert transaction.get_connection().in_atomic_block, "credit movements need a transaction"
@@ -53,6 +54,7 @@ def _move(
         actor=actor,
         reason=reason[:255],
         generation=generation,
+        batch=batch,
     )
 
 
@@ -119,8 +121,9 @@ def credits_take_back(*, user: Any, amount: int, reason: str, actor: Any) -> Cre
         raise CreditsError(f"The balance is {balance}; take back at most {balance} credits.") from None
 
 
-def credits_charge(*, generation: Generation, actor: Any) -> CreditEntry:
-    """Debit a new generation's frozen cost (called by generation_create inside its transaction)."""
+def credits_charge(*, generation: Generation, actor: Any, batch: Any = None) -> CreditEntry:
+    """Debit a new generation's frozen cost (called by services.create inside its transaction); a video admitted
+    with a batch names it on its charge row."""
     account = credits_account(generation.owner)
     return _move(
         account=account,
@@ -129,6 +132,7 @@ def credits_charge(*, generation: Generation, actor: Any) -> CreditEntry:
         reason=f"Video: {generation.title[:200]}",
         actor=actor,
         generation=generation,
+        batch=batch,
     )
 
 

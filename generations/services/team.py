@@ -141,24 +141,24 @@ def check_allowed(user: Any, spec: catalog.ModelSpec, mode: str) -> None:
         raise catalog.CatalogError({"mode": f"{catalog.MODE_LABELS.get(mode, mode)} is not available to you."})
 
 
-def cap_problem(user: Any, cost: int) -> str:
+def cap_problem(user: Any, cost: int, *, what: str = "This video") -> str:
     """The sentence that says this cost would pass a daily or monthly cap ("" when it would not): the New video
     form shows it as the price changes, and check_caps refuses the submit with it."""
     room = headroom(user)
     if room.day is not None and cost > room.day:
         return (
-            f"This video costs {cost} credits and your daily limit has {room.day} left. "
+            f"{what} costs {cost} credits and your daily limit has {room.day} left. "
             f"It resets at midnight ({settings.TIME_ZONE})."
         )
     if room.month is not None and cost > room.month:
-        return f"This video costs {cost} credits and your monthly limit has {room.month} left."
+        return f"{what} costs {cost} credits and your monthly limit has {room.month} left."
     return ""
 
 
-def check_caps(user: Any, cost: int) -> None:
+def check_caps(user: Any, cost: int, *, what: str = "This video") -> None:
     """Raise CatalogError if this cost would pass a daily or monthly cap. Inside the charge's transaction, after
     the member's credit account row is locked, so two simultaneous submits cannot both slip under the cap."""
-    if problem := cap_problem(user, cost):
+    if problem := cap_problem(user, cost, what=what):
         raise catalog.CatalogError({"model": problem})
 
 
