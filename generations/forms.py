@@ -27,7 +27,8 @@ from kling_site.badinput import BoundedDateField
 S = Generation.Status
 SHOT_ROWS = range(1, catalog.MAX_SHOTS + 1)
 # Fields every model shows, whatever it supports.
-ALWAYS = ("model", "visibility", "form_token", "continues", "quoted_cost")
+ALWAYS = ("model", "visibility", "variants", "form_token", "continues", "quoted_cost")
+VARIANTS = range(1, 5)  # "Generate 1 to 4 variants": more than one is a batch of the same form (generations/batches)
 
 
 # --- New video ------------------------------------------------------------------------------------------------
@@ -132,6 +133,16 @@ class GenerationForm(forms.Form):
         choices=Generation.Visibility.choices,
         initial=Generation.Visibility.TEAM,
         widget=forms.RadioSelect,
+    )
+    variants = forms.TypedChoiceField(
+        label="Variants",
+        choices=[(n, str(n)) for n in VARIANTS],
+        coerce=int,
+        required=False,
+        empty_value=1,
+        initial=1,
+        widget=forms.RadioSelect,
+        help_text="Several takes of the same settings, charged together.",
     )
     # "Continue this video": the earlier clip this one starts from (its last frame is the start image).
     continues = forms.UUIDField(required=False, widget=forms.HiddenInput)
@@ -262,12 +273,23 @@ class GenerationForm(forms.Form):
             "quoted_cost": self.cleaned_data.get("quoted_cost"),
         }
 
+    @property
+    def variant_count(self) -> int:
+        return self.cleaned_data.get("variants") or 1
+
     # -- rendering helpers ------------------------------------------------------------------------------------
 
     def shot_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
         if "shots" not in self.fields:
             return []
         return [(self[f"shot_prompt_{n}"], self[f"shot_duration_{n}"]) for n in SHOT_ROWS]
+
+
+class AgainForm(forms.Form):
+    """The Generate again button: its own form token (a double click makes one video) and the price it showed."""
+
+    form_token = forms.UUIDField()
+    quoted_cost = forms.IntegerField(min_value=0, max_value=10_000_000)
 
 
 def remix_initial(gen: Generation, options: list[routing.Offer], *, viewer_id: Any = None) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from generations.media import images
@@ -65,20 +63,10 @@ def clean(form: forms.Form, data: dict[str, Any], owner_id: Any) -> None:
                 form.add_error(f"{prefix}_file", "That picture has expired; choose it again.")
                 continue
         if name:
-            name = _own_copy(name, owner_id)
+            name = images.own_copy(name, owner_id)
             form.picture_refs[prefix] = images.sign_upload(name, owner_id=owner_id)
             form.data[f"{prefix}_ref"] = form.picture_refs[prefix]  # re-shown after an error: no second upload
             data[field] = images.STORED + name
-
-
-def _own_copy(name: str, owner_id: Any) -> str:
-    """A picture from someone else's shared video (a remix) is copied, so each generation owns its pictures."""
-    if images.owns(name, owner_id):
-        return name
-    with default_storage.open(name, "rb") as fh:
-        data = fh.read()
-    extension = name.rsplit(".", 1)[-1] if "." in name else "jpg"
-    return default_storage.save(f"uploads/{owner_id}/copy.{extension}", ContentFile(data))
 
 
 def rows(form: forms.Form) -> list[dict[str, Any]]:

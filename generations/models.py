@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from generations import catalog
@@ -364,6 +365,9 @@ class Generation(models.Model):
             self.callback_secret = secrets.token_urlsafe(32)
         self.search_text = search_text_of(self.prompt, self.shots)
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation", args=[self.pk])
 
     @property
     def spec(self) -> catalog.ModelSpec:

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -36,6 +37,9 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"{self.get_kind_display()} {str(self.pk)[:8]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("batch", args=[self.pk])
 
 
 class PromptTemplate(models.Model):

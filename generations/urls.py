@@ -10,6 +10,7 @@ urlpatterns = [
     path("videos/", library.my_videos, name="my_videos"),
     path("videos/<uuid:pk>/", detail.generation_detail, name="generation"),
     path("videos/<uuid:pk>/status.json", detail.generation_status, name="generation_status"),
+    path("videos/<uuid:pk>/again/", detail.generation_again_view, name="generation_again"),
     path("videos/<uuid:pk>/cancel/", detail.generation_cancel_view, name="generation_cancel"),
     path("videos/<uuid:pk>/visibility/", detail.generation_visibility, name="generation_visibility"),
     path("videos/<uuid:pk>/delete/", detail.generation_delete_view, name="generation_delete"),

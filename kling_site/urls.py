@@ -1,4 +1,5 @@
-"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py;
+"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py,
+batches in generations/batches/urls.py;
 accounts and admin are Django's own."""
 
 from django.contrib import admin
@@ -17,5 +18,6 @@ urlpatterns = [
     path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),
     path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
+    path("batch/", include("generations.batches.urls")),  # batches and variants
     path("", include("generations.urls")),
 ]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from generations import catalog
-from generations.batches.services import Item, RowErrors, batch_create
+from generations.batches.services import Item, RowsRefused, batch_create
 from generations.models import Batch, CreditAccount, CreditEntry, Generation, MemberPolicy
 from generations.services import line
 from generations.services.credits import InsufficientCredits, credits_audit
@@ -67,7 +67,7 @@ def test_bad_rows_are_named_by_number_and_nothing_is_created(credentials: Any) -
     items = rows(5)
     items[1] = Item(number=2, model_key=TURBO, params=STD5 | {"prompt": "ok", "aspect_ratio": "7:3"})
     items[4] = Item(number=5, model_key=TURBO, params=STD5 | {"prompt": "   "})
-    with pytest.raises(RowErrors) as err:
+    with pytest.raises(RowsRefused) as err:
         batch_create(user=dana, items=items)
     assert sorted(err.value.rows) == [2, 5]
     assert "aspect" in err.value.rows[2].lower() and "prompt" in err.value.rows[5].lower()

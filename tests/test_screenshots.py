@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from generations.models import Generation
+from generations.models import Batch, Generation
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
 
 S = Generation.Status
@@ -84,6 +84,9 @@ def test_every_page_at_two_widths_in_light_and_dark(
                                  (bob, "Bob's private storyboard frame", 10))
     ]  # fmt: skip
     Generation.objects.filter(pk=waiting[1].pk).update(visibility=Generation.Visibility.PRIVATE)
+    batch = Batch.objects.create(owner=alice, title="Product shots for the spring catalogue", total_cost=50)
+    for row, gen in enumerate([*ready[1::2], queued, failed], start=1):  # Alice's portrait, square, landscape
+        Generation.objects.filter(pk=gen.pk).update(batch=batch, batch_row=row)
 
     member = Session(browser, live_server.url, alice)
     pages = [
@@ -97,6 +100,8 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/videos/{queued.pk}/", "video-in-progress"),
         (f"/videos/{failed.pk}/", "video-failed"),
         ("/credits/", "credits"),
+        ("/batch/new/", "batch-new"),
+        (f"/batch/{batch.pk}/", "batch"),
         ("/line/", "line"),
         (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),
         ("/accounts/password_change/", "password-change"),

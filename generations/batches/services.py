@@ -36,7 +36,7 @@ class Item:
     extra: dict[str, Any] = field(default_factory=dict)  # continues_id for variants of a continued video
 
 
-class RowErrors(catalog.CatalogError):
+class RowsRefused(catalog.CatalogError):
     """Rows the catalog refuses: {row number: one sentence}. Nothing was created or charged."""
 
     def __init__(self, rows: dict[int, str]):
@@ -45,7 +45,7 @@ class RowErrors(catalog.CatalogError):
 
 
 def batch_prepare(*, user: Any, items: Sequence[Item], visibility: str) -> list[Generation]:
-    """Every row validated, routed and priced (not saved). Raises RowErrors naming every bad row."""
+    """Every row validated, routed and priced (not saved). Raises RowsRefused naming every bad row."""
     if not 1 <= len(items) <= MAX_ROWS:
         raise catalog.CatalogError({"rows": f"A batch has from 1 to {MAX_ROWS} videos; this one has {len(items)}."})
     gens: list[Generation] = []
@@ -66,7 +66,7 @@ def batch_prepare(*, user: Any, items: Sequence[Item], visibility: str) -> list[
             gen.batch_row = item.number
             gens.append(gen)
     if errors:
-        raise RowErrors(errors)
+        raise RowsRefused(errors)
     return gens
 
 
@@ -82,7 +82,7 @@ def batch_create(
 ) -> Batch:
     """Charge the member for every row and queue them all, or create and charge nothing.
 
-    Raises RowErrors (bad rows), CatalogError (a cap, a price that rose above ``quoted_total``, the size) or
+    Raises RowsRefused (bad rows), CatalogError (a cap, a price that rose above ``quoted_total``, the size) or
     InsufficientCredits. The same ``form_token`` twice returns the first batch, charged once.
     """
     if form_token is not None and (done := Batch.objects.filter(owner=user, form_token=form_token).first()):
@@ -110,3 +110,31 @@ def batch_create(
             return done
         raise
     return batch
+
+
+def variants_create(
+    *,
+    user: Any,
+    count: int,
+    model_key: str,
+    params: Mapping[str, Any],
+    credential_id: int | None = None,
+    continues_id: uuid.UUID | None = None,
+    visibility: str = Generation.Visibility.TEAM,
+    form_token: uuid.UUID | None = None,
+    quoted_cost: int | None = None,
+) -> Batch:
+    """Several takes of one New video form, admitted as one batch (``quoted_cost`` is the total the form showed)."""
+    extra = {"continues_id": continues_id} if continues_id else {}
+    items = [Item(n, model_key, params, credential_id, extra) for n in range(1, count + 1)]
+    prompt = " ".join(str(params.get("prompt") or "").split())
+    title = f"{count} variants: {prompt[:120]}" if prompt else f"{count} variants"
+    return batch_create(
+        user=user,
+        items=items,
+        kind=Batch.Kind.VARIANTS,
+        title=title,
+        visibility=visibility,
+        form_token=form_token,
+        quoted_total=quoted_cost,
+    )

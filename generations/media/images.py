@@ -217,6 +217,17 @@ def unsign_upload(token: str, *, owner_id: Any) -> str | None:
     return data["n"]
 
 
+def own_copy(name: str, owner_id: Any) -> str:
+    """A picture from someone else's shared video (a remix, Generate again) is copied, so each generation owns its
+    pictures: deleting one member's video never takes a picture from another's."""
+    if owns(name, owner_id):
+        return name
+    with default_storage.open(name, "rb") as fh:
+        data = fh.read()
+    extension = name.rsplit(".", 1)[-1] if "." in name else "jpg"
+    return default_storage.save(f"uploads/{owner_id}/copy.{extension}", ContentFile(data))
+
+
 def owns(name: str, owner_id: Any) -> bool:
     """Only pictures under the member's own uploads/ folder may go into their generation."""
     return name.startswith(f"uploads/{owner_id}/") and ".." not in name

@@ -17,8 +17,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from generations import catalog
+from generations.forms import AgainForm
 from generations.models import Favorite, Generation
 from generations.services import line
+from generations.services.again import again_cost, generation_again
+from generations.services.credits import InsufficientCredits
 from generations.services.manage import (
     ActionRefused,
     favorite_toggle,
@@ -144,8 +147,28 @@ def generation_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "can_manage": can_manage,
         "is_favorite": Favorite.objects.filter(user=request.user, generation=gen).exists(),
         "visibility_choices": Generation.Visibility.choices,
+        "again_cost": again_cost(gen),
+        "again_token": uuid.uuid4(),
     }
     return render(request, "generations/generation.html", ctx)
+
+
+@require_POST
+def generation_again_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Generate again: the same settings, a new video of the member's own, at most the price the button showed."""
+    source = get_generation_for_viewer(request, pk)
+    form = AgainForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "This button has expired; reload the page and try again.")
+        return redirect("generation", pk=source.pk)
+    try:
+        gen = generation_again(user=request.user, source=source, **form.cleaned_data)
+    except (catalog.CatalogError, InsufficientCredits) as exc:
+        problems = exc.errors.values() if isinstance(exc, catalog.CatalogError) else [str(exc)]
+        messages.error(request, " ".join(dict.fromkeys(problems)))
+        return redirect("generation", pk=source.pk)
+    messages.success(request, "Your new video is queued. This page updates as it is made.", extra_tags="live")
+    return redirect(gen)
 
 
 @require_GET

@@ -12,9 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from generations import catalog, image_fields
-from generations.forms import GenerationForm, model_options, remix_initial
+from generations.batches.services import variants_create
+from generations.forms import VARIANTS, GenerationForm, model_options, remix_initial
 from generations.media import images
-from generations.models import CreditAccount, Generation
+from generations.models import Batch, CreditAccount, Generation
 from generations.services import routing, team
 from generations.services.create import generation_create
 from generations.services.credits import InsufficientCredits
@@ -51,16 +52,25 @@ def quote_for(user: Any, model: str, values: Mapping[str, Any]) -> dict[str, Any
     except catalog.CatalogError:
         choice = routing.candidates(offer, {"prompt": "quote", **{k: values.get(k) for k in QUOTE_FIELDS}}, pin=pin)[0]
     balance = CreditAccount.balance_of(user)
-    cost = choice.cost
+    count = variant_count(values.get("variants"))
+    cost = choice.cost * count
     return {
         "cost": cost,
+        "unit_cost": choice.cost,
+        "count": count,
         "balance": balance,
         "balance_after": balance - cost,
         "enough": balance >= cost,
-        "cap_error": team.cap_problem(user, cost),
+        "cap_error": team.cap_problem(user, cost, what="These variants" if count > 1 else "This video"),
         "account": choice.route.label,
         "why": choice.why,
     }
+
+
+def variant_count(value: Any) -> int:
+    """How many variants a quote is for: 1 to 4; anything else (absent, junk) prices one."""
+    text = str(value or "")
+    return int(text) if text in {str(n) for n in VARIANTS} else 1
 
 
 def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
@@ -118,28 +128,16 @@ def new_video(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "update_model" not in request.POST:
         form = GenerationForm(request.POST, files=request.FILES, options=options, user=request.user)
         if form.is_valid():
-            kwargs = form.create_kwargs()
-            # The same form sent again (a retried POST, or Back then Generate without scripts) opens the video it
-            # already made, charged once; say so rather than pretend a new one was queued.
-            repeat = Generation.objects.filter(owner=request.user, form_token=kwargs["form_token"]).exists()
             try:
-                gen = generation_create(user=request.user, **kwargs)
+                return _submit(request, form)
             except catalog.CatalogError as exc:
                 form.add_catalog_errors(exc.errors)
             except InsufficientCredits as exc:
                 form.add_error(None, str(exc))
-            else:
-                if repeat:
-                    messages.info(request, "This form was already sent, so here is the video it made (charged once). "
-                                  "Open New video to make another.")  # fmt: skip
-                else:
-                    queued = "Your video is queued. This page updates as it is made."
-                    messages.success(request, queued, extra_tags="live")
-                return redirect("generation", pk=gen.pk)
     else:
         form = GenerationForm(options=options, initial=_initial(request, options), user=request.user)
     try:
-        values = {k: form[k].value() for k in ROUTE_FIELDS if k in form.fields}
+        values = {k: form[k].value() for k in (*ROUTE_FIELDS, "variants") if k in form.fields}
         for row in image_fields.rows(form):  # a chosen picture narrows the accounts as a typed address does
             if row["ref"].value():
                 values[row["url"].name] = images.STORED + "chosen"
@@ -158,6 +156,28 @@ def new_video(request: HttpRequest) -> HttpResponse:
         "continues": _continues(request, form),
     }
     return render(request, "generations/new.html", ctx)
+
+
+def _submit(request: HttpRequest, form: GenerationForm) -> HttpResponse:
+    """Charge and queue one video, or several variants of it as one batch; open what was made."""
+    kwargs = form.create_kwargs()
+    token = kwargs["form_token"]
+    if form.variant_count > 1:
+        repeat = Batch.objects.filter(owner=request.user, form_token=token).exists()
+        made: Any = variants_create(user=request.user, count=form.variant_count, **kwargs)
+        queued = f"{form.variant_count} variants are queued. This page updates as they are made."
+    else:
+        # The same form sent again (a retried POST, or Back then Generate without scripts) opens the video it
+        # already made, charged once; say so rather than pretend a new one was queued.
+        repeat = Generation.objects.filter(owner=request.user, form_token=token).exists()
+        made = generation_create(user=request.user, **kwargs)
+        queued = "Your video is queued. This page updates as it is made."
+    if repeat:
+        messages.info(request, "This form was already sent, so here is what it made (charged once). "
+                      "Open New video to make another.")  # fmt: skip
+    else:
+        messages.success(request, queued, extra_tags="live")
+    return redirect(made.get_absolute_url())
 
 
 def _continues(request: HttpRequest, form: GenerationForm) -> Any:

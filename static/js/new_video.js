@@ -55,7 +55,8 @@
   var whyEl = form.querySelector("[data-route-why]");
   // The options that decide which accounts can make the video (views/new.py ROUTE_FIELDS, same list).
   var QUOTED = ["mode", "duration", "sound", "account", "aspect_ratio", "cfg_scale", "watermark", "multi_shot",
-    "shot_type", "negative_prompt", "image_url", "tail_image_url", "camera_type", "camera_axis", "camera_value"];
+    "shot_type", "negative_prompt", "image_url", "tail_image_url", "camera_type", "camera_axis", "camera_value",
+    "variants"];
 
   function quote() {
     var params = new URLSearchParams({ model: model ? model.value : "" });
@@ -91,13 +92,15 @@
         }
         costEl.textContent = d.cost;
         if (quotedEl) quotedEl.value = d.cost;
+        if (submit) submit.textContent = d.count > 1 ? "Generate " + d.count + " variants" : "Generate video";
         if (routeEl) routeEl.textContent = d.account;
         if (whyEl) whyEl.textContent = d.why;
         nowEl.textContent = d.balance;
         afterEl.textContent = d.enough ? d.balance_after : "Not enough credits";
         if (topBalance) topBalance.textContent = d.balance;
         errorEl.textContent = !d.enough ?
-          "Not enough credits for this video: it costs " + d.cost + " and you have " + d.balance + "." :
+          "Not enough credits: " + (d.count > 1 ? d.count + " variants cost " : "this video costs ") + d.cost +
+          " and you have " + d.balance + "." :
           (d.cap_error || "");
       })
       .catch(function (err) {

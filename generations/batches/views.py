@@ -1,0 +1,108 @@
+"""Batch pages: the list form with its price before anything is charged, a batch's progress, and its ZIP."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from generations import catalog
+from generations.batches.archive import batch_zip_response, ready_videos
+from generations.batches.forms import BatchForm
+from generations.batches.services import RowsRefused, batch_create, batch_prepare
+from generations.forms import model_options
+from generations.models import Batch, CreditAccount, Generation, PromptTemplate
+from generations.services import team
+from generations.services.credits import InsufficientCredits
+from generations.views.gallery import with_favorites
+
+S = Generation.Status
+
+
+def _get_batch(request: HttpRequest, pk: uuid.UUID) -> Batch:
+    """The member's own batch (staff: anyone's); 404 otherwise, as for a private video."""
+    batch = Batch.objects.filter(pk=pk).first()
+    if batch is None or not (batch.owner_id == request.user.pk or request.user.is_staff):
+        raise Http404("No such batch.")
+    return batch
+
+
+def _form(request: HttpRequest) -> BatchForm:
+    rules = team.rules_for(request.user)
+    options = [o for o in model_options() if rules.allows(o.name)]
+    templates = list(PromptTemplate.objects.filter(Q(owner=request.user) | Q(shared=True)).order_by("name"))
+    if request.method == "POST" and "update_model" not in request.POST:
+        return BatchForm(request.POST, request.FILES, options=options, templates=templates)
+    initial = request.POST.dict() if request.method == "POST" else request.GET.dict()
+    return BatchForm(initial=initial, options=options, templates=templates)
+
+
+@require_http_methods(["GET", "POST"])
+def batch_new(request: HttpRequest) -> HttpResponse:
+    form = _form(request)
+    preview: dict[str, Any] | None = None
+    if form.is_bound and form.is_valid() and form.items:
+        data = form.cleaned_data
+        try:
+            if data.get("rows_csv"):  # the Generate form: admit exactly what was priced
+                batch = batch_create(
+                    user=request.user, items=form.items, title=_title(form), visibility=data["visibility"],
+                    form_token=data["form_token"], quoted_total=data.get("quoted_total"),
+                )  # fmt: skip
+                messages.success(request, f"{len(form.items)} videos are queued.", extra_tags="live")
+                return redirect(batch)
+            gens = batch_prepare(user=request.user, items=form.items, visibility=data["visibility"])
+            preview = _preview(request, form, gens)
+        except RowsRefused as exc:
+            form.row_errors = exc.rows
+        except (catalog.CatalogError, InsufficientCredits) as exc:
+            problems = exc.errors.values() if isinstance(exc, catalog.CatalogError) else [str(exc)]
+            form.add_error(None, " ".join(dict.fromkeys(problems)))
+    ctx = {"form": form, "preview": preview, "balance": CreditAccount.balance_of(request.user)}
+    return render(request, "batches/new.html", ctx)
+
+
+def _title(form: BatchForm) -> str:
+    template = form.chosen_template
+    first = form.items[0].params["prompt"]
+    return f"{template.name}: {len(form.items)} videos" if template else f"{len(form.items)} videos: {first[:120]}"
+
+
+def _preview(request: HttpRequest, form: BatchForm, gens: list[Generation]) -> dict[str, Any]:
+    total = sum(g.cost for g in gens)
+    balance = CreditAccount.balance_of(request.user)
+    return {
+        "rows": gens,
+        "total": total,
+        "balance_after": balance - total,
+        "enough": balance >= total,
+        "cap_error": team.cap_problem(request.user, total, what="This batch"),
+        "confirm": form.confirm_values(total),
+    }
+
+
+@require_safe
+def batch_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    batch = _get_batch(request, pk)
+    gens = with_favorites(batch.generations.alive().select_related("owner"), request.user).order_by("batch_row")
+    counts = batch.generations.alive().aggregate(
+        ready=Count("pk", filter=Q(status=S.READY)),
+        failed=Count("pk", filter=Q(status__in=(S.FAILED, S.CANCELED, S.NEEDS_ATTENTION))),
+        in_flight=Count("pk", filter=Q(status__in=Generation.IN_FLIGHT)),
+        total=Count("pk"),
+    )
+    ctx = {"batch": batch, "gens": gens, "counts": counts}
+    return render(request, "batches/detail.html", ctx)
+
+
+@require_safe
+def batch_zip(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    batch = _get_batch(request, pk)
+    if not ready_videos(batch):
+        raise Http404("No video of this batch is ready yet.")
+    return batch_zip_response(batch)

@@ -1,0 +1,156 @@
+"""The batch pages: the list priced before anything is charged, admitted whole, its progress and its ZIP."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from generations.models import Batch, CreditAccount, CreditEntry, Generation, PromptTemplate
+from generations.services.create import price_for
+from tests.conftest import make_member
+from tests.fixtures_pages import _client_for
+
+pytestmark = pytest.mark.django_db
+URL = "/batch/new/"
+SETTINGS = {"model": "kling-2-5-turbo", "mode": "std", "duration": "5", "aspect_ratio": "16:9", "visibility": "team"}
+
+
+def unit() -> int:
+    return price_for("mulerun:kling-v2.5-turbo", mode="std", duration=5, sound=False)
+
+
+def check(client: Client, **fields: Any) -> Any:
+    return client.post(URL, SETTINGS | {"form_token": str(uuid.uuid4())} | fields)
+
+
+def confirm_fields(html: str) -> dict[str, str]:
+    form = re.search(r'<form method="post" action="/batch/new/" class="confirm-batch" id="confirm-batch">(.*?)</form>', html, re.S)
+    assert form, "no Generate form"
+    return {k: v.replace("&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&").replace("&lt;", "<")
+            for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(1), re.S)}  # fmt: skip
+
+
+def test_a_pasted_list_is_priced_row_by_row_before_anything_is_charged(
+    alice: Any, alice_client: Client, credentials: Any
+) -> None:
+    page = check(alice_client, prompts="A red shoe\n\n  A blue shoe  \nA green shoe\n").content.decode()
+    assert page.count("data-preview-row") == 3
+    assert "A blue shoe" in page and f"Generate 3 videos · {3 * unit()} credits" in page
+    assert not Generation.objects.exists() and CreditEntry.objects.filter(kind="charge").count() == 0
+
+
+def test_generate_admits_exactly_the_checked_rows_and_opens_the_batch(
+    alice: Any, alice_client: Client, credentials: Any
+) -> None:
+    page = check(alice_client, prompts="A red shoe\nA blue shoe\nA green shoe").content.decode()
+    before = CreditAccount.balance_of(alice)
+    response = alice_client.post(URL, confirm_fields(page))
+    batch = Batch.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("batch", args=[batch.pk])
+    assert list(batch.generations.order_by("batch_row").values_list("prompt", flat=True)) == [
+        "A red shoe", "A blue shoe", "A green shoe",
+    ]  # fmt: skip
+    assert CreditAccount.balance_of(alice) == before - 3 * unit()
+    alice_client.post(URL, confirm_fields(page))  # the Generate form sent twice: one batch, charged once
+    assert Batch.objects.count() == 1 and Generation.objects.count() == 3
+    detail = alice_client.get(response["Location"]).content.decode()
+    assert detail.count('class="tile"') == 3 and "0 of 3 ready · 3 in progress" in detail
+
+
+def test_a_csv_with_its_own_settings_per_row(alice_client: Client, credentials: Any) -> None:
+    data = b"prompt,aspect_ratio,duration\nA tall tower,9:16,10\nA wide field,,\n"
+    page = check(alice_client, csv_file=SimpleUploadedFile("list.csv", data, "text/csv")).content.decode()
+    alice_client.post(URL, confirm_fields(page))
+    rows = list(Generation.objects.order_by("batch_row").values_list("prompt", "aspect_ratio", "duration"))
+    assert rows == [("A tall tower", "9:16", 10), ("A wide field", "16:9", 5)]
+
+
+def test_rows_the_model_refuses_are_named_by_number_and_nothing_is_made(alice_client: Client, credentials: Any) -> None:
+    data = b"prompt,aspect_ratio,duration\nfine,16:9,5\nbad ratio,7:3,5\nfine too,,\nbad length,,7\n"
+    page = check(alice_client, csv_file=SimpleUploadedFile("list.csv", data, "text/csv")).content.decode()
+    assert "Row 2:" in page and "Row 4:" in page and "Row 1:" not in page and "Row 3:" not in page
+    assert "data-preview-row" not in page and not Generation.objects.exists()
+
+
+def test_fifty_rows_with_credit_for_forty_nine_cannot_be_generated(credentials: Any) -> None:
+    dana = make_member("dana", 49 * unit())
+    client = _client_for(dana)
+    page = check(client, prompts="\n".join(f"Shot {n}" for n in range(50))).content.decode()
+    assert "Not enough credits: this batch costs" in page and "data-generate disabled" in page
+    page = client.post(URL, confirm_fields(page)).content.decode()  # sent anyway (a crafted request)
+    assert "Nothing was charged" in page
+    assert not Generation.objects.exists() and CreditAccount.balance_of(dana) == 49 * unit()
+
+
+def test_a_template_fills_each_row_from_its_columns(alice: Any, alice_client: Client, credentials: Any) -> None:
+    template = PromptTemplate.objects.create(owner=alice, name="Walk", text="{subject} walking through {place}")
+    data = b"subject,place\nA fox,snow\nA cat,\n"
+    page = check(alice_client, template=str(template.pk), csv_file=SimpleUploadedFile("l.csv", data)).content.decode()
+    assert "Row 2:" in page and "{place}" in page and not Generation.objects.exists()
+    data = b"subject,place\nA fox,snow\nA cat,rain\n"
+    page = check(alice_client, template=str(template.pk), csv_file=SimpleUploadedFile("l.csv", data)).content.decode()
+    alice_client.post(URL, confirm_fields(page))
+    assert list(Generation.objects.order_by("batch_row").values_list("prompt", flat=True)) == [
+        "A fox walking through snow", "A cat walking through rain",
+    ]  # fmt: skip
+
+
+def test_someone_elses_private_template_cannot_be_chosen(alice: Any, bob_client: Client, credentials: Any) -> None:
+    mine = PromptTemplate.objects.create(owner=alice, name="Mine", text="{x} secret")
+    page = check(bob_client, template=str(mine.pk), prompts="a").content.decode()
+    assert "Select a valid choice" in page and "secret" not in page
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(200), "CSV"),
+        (b"prompt\n" + b"x" * (300 * 1024), "larger than 256 KB"),
+        ("prompt\ncafé\n".encode("cp1252"), "UTF-8"),
+        (b"prompt\n" + b"a\n" * 10_000, "At most 50"),
+        (b"", "file is empty"),
+        (b"prompt\n\n", "no rows"),
+    ],
+)
+def test_hostile_files_get_a_clear_message_and_change_nothing(
+    alice_client: Client, credentials: Any, upload: bytes, message: str
+) -> None:
+    response = check(alice_client, csv_file=SimpleUploadedFile("list.csv", upload, "text/csv"))
+    assert response.status_code == 200
+    assert message.lower() in response.content.decode().lower()
+    assert not Generation.objects.exists()
+
+
+def test_a_batch_and_its_zip_are_the_owners_and_staffs_only(
+    alice: Any, bob_client: Client, alice_client: Client, admin_user: Any, credentials: Any, ready_video: Any
+) -> None:
+    batch = Batch.objects.create(owner=alice, title="Shoes")
+    for row, size in enumerate([(180, 320), (320, 320), (320, 180)], start=1):
+        gen = ready_video(alice, size=size, prompt=f"Shoe number {row}")
+        Generation.objects.filter(pk=gen.pk).update(batch=batch, batch_row=row)
+    for url in (reverse("batch", args=[batch.pk]), reverse("batch_zip", args=[batch.pk])):
+        assert bob_client.get(url).status_code == 404
+        assert _client_for(admin_user).get(url).status_code == 200
+    response = alice_client.get(reverse("batch_zip", args=[batch.pk]))
+    assert response.streaming and response["Content-Type"] == "application/zip"
+    body = b"".join(response.streaming_content)
+    assert int(response["Content-Length"]) == len(body)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+    assert names == ["01-shoe-number-1.mp4", "02-shoe-number-2.mp4", "03-shoe-number-3.mp4"]
+
+
+def test_a_batch_with_nothing_ready_has_no_zip(alice: Any, alice_client: Client, credentials: Any) -> None:
+    batch = Batch.objects.create(owner=alice)
+    assert alice_client.get(reverse("batch_zip", args=[batch.pk])).status_code == 404
+    assert alice_client.get(f"/batch/{uuid.uuid4()}/").status_code == 404
+    assert alice_client.get("/batch/not-a-uuid/").status_code == 404
