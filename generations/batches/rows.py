@@ -24,6 +24,7 @@ from generations.placeholders import fill
 MAX_ROWS = 50
 MAX_BYTES = 256 * 1024
 SETTINGS = ("negative_prompt", "aspect_ratio", "duration")  # optional columns; blank = the batch's shared setting
+SPACES = re.compile(r"[\s_]+")
 ASPECT_SHAPE = re.compile(r"([0-9]{1,2}):([0-9]{1,2})")
 SAVE_AS = "Save the file as CSV UTF-8 (in a spreadsheet: Save As, CSV UTF-8) and upload it again."
 WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a ZIP) and the older .xls
@@ -117,7 +118,7 @@ def apply_template(rows: list[Row], template_text: str) -> list[Row]:
 
 def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise RowsError(f"The file is {len(data) // 1024} KB; a batch file can be at most {MAX_BYTES // 1024} KB.")
+        raise RowsError(f"The file is {-(-len(data) // 1024)} KB; a batch file can be at most {MAX_BYTES // 1024} KB.")
     if data.startswith(WORKBOOKS):
         raise RowsError("This is a spreadsheet workbook, not a CSV file. " + SAVE_AS)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text" (tab-separated)
@@ -166,7 +167,7 @@ def _n(count: int, word: str) -> str:
 
 
 def _key(name: str) -> str:
-    return re.sub(r"[\s_]+", "_", name.strip()).casefold()  # "Negative Prompt" -> "negative_prompt"
+    return SPACES.sub("_", name.strip()).casefold()  # "Negative Prompt" -> "negative_prompt"
 
 
 def _columns(header: list[str], names: list[str]) -> list[tuple[str, str]]:
@@ -188,8 +189,8 @@ def _columns(header: list[str], names: list[str]) -> list[tuple[str, str]]:
     if names and "prompt" in unknown:
         raise RowsError(f"The template writes each prompt from its placeholders ({', '.join(names)}): "
                         "remove the prompt column, or choose no template.")  # fmt: skip
-    hints = {k: f' (did you mean "{m[0]}"?)' if (m := difflib.get_close_matches(k, known, 1)) else ""
-             for k in list(unknown)[:5]}  # fmt: skip  # a file that is not a list may have thousands: name a few
+    named = list(unknown)[:5]  # a file that is not a batch list may have thousands: name a few
+    hints = {k: f' (did you mean "{m[0]}"?)' if (m := difflib.get_close_matches(k, known, 1)) else "" for k in named}
     if unknown and len(unknown) == len(seen) and not any(hints.values()):
         raise RowsError(f"The first line must name the columns ({', '.join(known)}); "
                         f'this file starts with "{header[0].strip()[:40]}".')  # fmt: skip
@@ -198,7 +199,8 @@ def _columns(header: list[str], names: list[str]) -> list[tuple[str, str]]:
         raise RowsError(f"Unknown column {listed}. The columns are: {', '.join(known)}.")
     missing = [n for n in (names or ["prompt"]) if n not in {s or v for s, v in columns}]
     if missing:
-        raise RowsError(f"The file has no {', '.join(missing)} column. The columns are: {', '.join(known)}.")
+        what = f"{', '.join(missing)} column{'s' if len(missing) > 1 else ''}"
+        raise RowsError(f"The file has no {what}. The columns are: {', '.join(known)}.")
     return columns
 
 
@@ -230,8 +232,9 @@ def _row(number: int, settings: dict[str, str], values: dict[str, str] | None) -
             problems.append(str(exc))
     elif not prompt:
         problems.append("The prompt is blank.")
-    duration = parse_int(settings.get("duration") or "0")
-    if settings.get("duration") and (duration is None or duration < 1):
+    raw = settings.get("duration", "")
+    duration = parse_int(raw) if raw else None
+    if raw and (duration is None or duration < 1):
         problems.append("Duration must be a whole number of seconds.")
     aspect = settings.get("aspect_ratio", "")
     if aspect and (shape := ASPECT_SHAPE.fullmatch(aspect)):
@@ -240,7 +243,7 @@ def _row(number: int, settings: dict[str, str], values: dict[str, str] | None) -
         problems.append("Aspect ratio must look like 16:9.")
     if problems:
         return " ".join(problems)
-    return Row(number, prompt, settings.get("negative_prompt", ""), aspect, duration or None, values or {})
+    return Row(number, prompt, settings.get("negative_prompt", ""), aspect, duration, values or {})
 
 
 def _collect(results: Iterable[Row | str]) -> list[Row]:
