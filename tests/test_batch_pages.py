@@ -32,7 +32,7 @@ def check(client: Client, **fields: Any) -> Any:
 
 
 def confirm_fields(html: str) -> dict[str, str]:
-    form = re.search(r'<form method="post" action="/batch/new/" class="confirm-batch" id="confirm-batch">(.*?)</form>', html, re.S)
+    form = re.search(r'<form [^>]*id="confirm-batch">(.*?)</form>', html, re.S)
     assert form, "no Generate form"
     return {k: v.replace("&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&").replace("&lt;", "<")
             for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(1), re.S)}  # fmt: skip

@@ -17,11 +17,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from generations import catalog
+from generations.batches import rows
 from generations.models import Batch, CreditAccount, Generation
 from generations.services.create import check_quote, generation_prepare, generations_admit
 from generations.services.credits import InsufficientCredits, credits_account
 
-MAX_ROWS = 50
+MAX_ROWS = rows.MAX_ROWS
 MAX_VARIANTS = 4
 
 
