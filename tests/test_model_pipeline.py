@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import connections
 from django.db.backends.signals import connection_created
@@ -44,11 +45,13 @@ from hypothesis.stateful import (
     consumes,
     initialize,
     invariant,
+    multiple,
     precondition,
     rule,
 )
 
 from generations import clock, scheduling
+from generations.batches.services import Item, batch_create, batch_prepare
 from generations.media.fetch import Downloaded, DownloadError
 from generations.models import CreditAccount, CreditEntry, Generation
 from generations.providers.base import (
@@ -63,7 +66,7 @@ from generations.providers.base import (
 from generations.scheduling import queue_for
 from generations.services import line, pipeline
 from generations.services.create import generation_create
-from generations.services.credits import credits_grant
+from generations.services.credits import InsufficientCredits, credits_grant
 from generations.services.manage import (
     ActionRefused,
     generation_cancel,
@@ -351,11 +354,33 @@ class Machine(RuleBasedStateMachine):
 
     @rule(target=gens, kind=st.sampled_from(sorted(MODELS)))
     def create(self, kind: str) -> uuid.UUID:
-        params = {"prompt": "A red fox in fresh snow", "duration": "5", "aspect_ratio": "16:9"}
-        params["mode"] = "pro" if kind == "segmind_v1" else "std"
-        gen = generation_create(user=self.member, model_key=MODELS[kind], params=params)
+        gen = generation_create(user=self.member, model_key=MODELS[kind], params=_params(kind))
         self.all_gens.append(gen.pk)
         return gen.pk
+
+    @rule(target=gens, kinds=st.lists(st.sampled_from(sorted(MODELS)), min_size=1, max_size=4), short=st.booleans())
+    def batch(self, kinds: list[str], short: bool) -> Any:
+        """A batch of videos of several protocols, admitted whole; or, one credit short, not at all."""
+        items = [Item(n, MODELS[k], _params(k)) for n, k in enumerate(kinds, start=1)]
+        if short:
+            total = sum(g.cost for g in batch_prepare(user=self.member, items=items, visibility="team"))
+            poor = get_user_model().objects.create_user(f"poor-{uuid.uuid4().hex[:8]}")
+            credits_grant(user=poor, amount=total - 1, reason="model", actor=None)
+            try:
+                batch_create(user=poor, items=items)
+            except InsufficientCredits:
+                refused = True
+            else:
+                refused = False
+            check(refused, "a batch one credit short was admitted")
+            check(not Generation.objects.filter(owner=poor).exists(), "a batch one credit short made videos")
+            check(CreditAccount.balance_of(poor) == total - 1, "a batch one credit short moved credits")
+            return multiple()
+        made = batch_create(user=self.member, items=items)
+        pks = list(made.generations.order_by("batch_row").values_list("pk", flat=True))
+        check(len(pks) == len(items), f"a batch of {len(items)} made {len(pks)} videos")
+        self.all_gens += pks
+        return multiple(*pks)
 
     @rule(pk=gens)
     def cancel(self, pk: uuid.UUID) -> None:
@@ -645,7 +670,9 @@ class Machine(RuleBasedStateMachine):
             run.go.put("kill")
             run.wait()
         self.live.clear()
-        for _ in range(12):
+        # The waiting line lets a member's videos go a few at a time (MAX_IN_FLIGHT_PER_MEMBER), and each round moves
+        # every admitted row one step: a batch-heavy example needs a few rounds per wave.
+        for _ in range(100):
             clock.shift += timedelta(seconds=700)
             generations_recover()
             open_rows = Generation.objects.filter(pk__in=self.all_gens, status__in=Generation.IN_FLIGHT)
@@ -691,9 +718,12 @@ def multiple_none() -> Any:
 _members = iter(range(1, 10**9))
 
 
-def factories_member() -> Any:
-    from django.contrib.auth import get_user_model
+def _params(kind: str) -> dict[str, str]:
+    mode = "pro" if kind == "segmind_v1" else "std"
+    return {"prompt": "A red fox in fresh snow", "duration": "5", "aspect_ratio": "16:9", "mode": mode}
 
+
+def factories_member() -> Any:
     user = get_user_model().objects.create_user(f"m{next(_members)}-{uuid.uuid4().hex[:6]}")
     credits_grant(user=user, amount=1_000_000, reason="model", actor=None)
     return user
