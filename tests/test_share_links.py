@@ -512,6 +512,32 @@ def test_the_share_urls_need_a_login_and_a_post(video: Any, alice_client: Client
     assert ShareLink.objects.count() == 0
 
 
+# --- admin ------------------------------------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_links_and_revokes_them_through_the_service(
+    alice_client: Client, admin_user: Any, video: Any
+) -> None:
+    from auditlog.models import LogEntry
+
+    token = make_link(alice_client, video)
+    link = ShareLink.objects.get()
+    staff = _client(admin_user)
+    listing = staff.get("/admin/generations/sharelink/?state=active").content.decode()
+    assert "Acme review" in listing and "Active" in listing and token not in listing
+    assert staff.get("/admin/generations/sharelink/add/").status_code == 403
+    detail = staff.get(f"/admin/generations/sharelink/{link.pk}/change/").content.decode()
+    assert "Acme review" in detail and token not in detail and link.token_hash not in detail
+    response = staff.post(
+        "/admin/generations/sharelink/", {"action": "revoke", "_selected_action": [link.pk]}, follow=True
+    )
+    assert "Revoked 1 link: they no longer open." in response.content.decode()
+    assert ShareLink.objects.get().revoked_at is not None
+    assert Client().get(f"/s/{token}/").status_code == 404
+    assert LogEntry.objects.filter(object_pk=str(link.pk), changes__icontains="revoked share link").exists()
+    assert "Revoked" in staff.get("/admin/generations/sharelink/?state=revoked").content.decode()
+
+
 # --- in a real browser ------------------------------------------------------------------------------------------------
 
 
