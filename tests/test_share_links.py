@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -574,3 +576,21 @@ def test_in_a_browser_a_member_copies_a_new_link_and_a_client_plays_the_video(
     link = ShareLink.objects.get()
     assert (link.label, link.view_count, link.expires_at - link.created_at) == ("Acme review", 1, timedelta(days=30))
 
+
+def test_no_token_reaches_the_site_log(alice_client: Client, video: Any) -> None:
+    from generations.sharing.logs import HideShareTokens
+
+    token = make_link(alice_client, video)
+    ShareLink.objects.update(revoked_at=timezone.now())
+    # the site's own handler (settings.LOGGING), writing to a string for the time of the test
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, HideShareTokens) for f in h.filters))
+    written = io.StringIO()
+    previous = handler.setStream(written)  # type: ignore[attr-defined]
+    try:
+        assert Client().get(f"/s/{token}/video.mp4").status_code == 404  # Django logs each 4xx with its path
+        assert Client().post(f"/s/{token}/").status_code == 405
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    logged = written.getvalue()
+    assert "Not Found: /s/…/video.mp4" in logged and "Method Not Allowed (POST): /s/…/" in logged
+    assert token not in logged
