@@ -617,3 +617,4 @@ class GenerationAdmin(ChangedFieldsOnlyAdmin):
         )  # fmt: skip
 
 from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)
+from generations.sharing import admin as sharing_admin  # noqa: E402, F401  (share links)

@@ -1,6 +1,6 @@
-"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py,
-batches in generations/batches/urls.py;
-accounts and admin are Django's own."""
+"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py, share
+links (a video's share box and the public /s/<token>/ pages) in generations/sharing/urls.py, batches in
+generations/batches/urls.py; accounts and admin are Django's own."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -19,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
     path("batch/", include("generations.batches.urls")),  # batches and variants
+    path("", include("generations.sharing.urls")),  # share links: /videos/<pk>/share/… and the public /s/<token>/
     path("", include("generations.urls")),
 ]

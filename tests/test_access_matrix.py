@@ -4,7 +4,8 @@ Personas: alice (owner), bob (teammate), charlie (another member, neither owner 
 Items: a TEAM ready video, a PRIVATE ready video and a queued (in-flight) one, the ready ones with a real MP4 and
 poster in storage. Rules (RELIABILITY.md §4.2, ASVS 8.2.2):
 
-* anonymous visitors are sent to the login page, except for login, password reset and provider callbacks;
+* anonymous visitors are sent to the login page, except for login, password reset, provider callbacks and share
+  links (/s/<token>/, where a made-up token shows nothing);
 * what a persona may not see is a 404 (never a 403 that would confirm it exists), for every method;
 * only the owner or staff cancel, delete or change visibility; anyone else changes nothing (the row is re-read);
 * files are served only to those who may see the video; storage paths (MEDIA_URL) are not served at all;
@@ -45,6 +46,9 @@ OPEN = {
     "password_reset_complete": (200, 405),
     "provider_hook": (405, 404),  # an unknown secret
     "provider_image": (404, 405),  # a provider's signed link to one picture; a made-up token shows nothing
+    "shared_page": (404, 405),  # share links (tests/test_share_links.py): a made-up token shows nothing
+    "shared_video": (404, 405),
+    "shared_poster": (404, 405),
 }
 
 
@@ -78,7 +82,8 @@ def test_the_matrix_covers_every_video_url() -> None:
     names = {p.name for p in VIDEO_PATTERNS}
     assert names == {
         "generation", "generation_status", "generation_cancel", "generation_visibility", "generation_delete",
-        "generation_favorite", "generation_video", "generation_poster", "generation_image",
+        "generation_favorite", "generation_video", "generation_poster", "generation_image", "share_create",
+        "share_revoke",
     }  # fmt: skip  # a new URL must be added to expected() below
 
 
@@ -89,10 +94,12 @@ def _path(pattern: URLPattern, pk: Any = None) -> str:
             prefix = str(entry.pattern)
     kwargs = {
         "pk": pk, "provider": "kling", "secret": "x" * 43, "uidb64": "MQ", "token": "set-password", "which": "start",
+        "link_id": 1,
     }  # fmt: skip
     route = str(pattern.pattern)
     for name in pattern.pattern.converters:
-        route = route.replace(f"<{'uuid' if name == 'pk' else 'str'}:{name}>", str(kwargs[name]))
+        kind = {"pk": "uuid", "link_id": "int"}.get(name, "str")
+        route = route.replace(f"<{kind}:{name}>", str(kwargs[name]))
         route = route.replace(f"<{name}>", str(kwargs[name]))
     return "/" + prefix + route
 
@@ -169,6 +176,14 @@ def expected(name: str, method: str, who: str, item: str) -> int:
         return (200 if method == "GET" else 302) if manager else 404
     if name == "generation_favorite":
         return (302 if viewer else 404) if method == "POST" else 405
+    if name == "share_create":  # a private video only by its owner, a video in flight by nobody
+        if not manager:
+            return 404
+        if item == "queued":
+            return 409
+        return 403 if who == "staff" and item == "private" else (200 if method == "GET" else 400)  # POST: no form
+    if name == "share_revoke":  # these videos have no link 1
+        return 404 if method == "POST" else 405
     assert name in OWNER_ACTIONS, name
     return (302 if manager else 404) if method == "POST" else 405
 

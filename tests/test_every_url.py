@@ -21,7 +21,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from generations.models import CreditEntry, Favorite, Generation, Price, ProviderCredential
+from generations.models import CreditEntry, Favorite, Generation, Price, ProviderCredential, ShareLink
 from tests.fixtures_pages import make_credential
 
 # Values a browser, a script or an attacker can put in any parameter or header.
@@ -46,7 +46,7 @@ UTF16 = "application/x-www-form-urlencoded; charset=utf-16"
 SITE_PARAMS = [
     "page", "q", "member", "model", "mode", "duration", "date_from", "date_to", "favorites", "sort", "status",
     "remix", "download", "next", "visibility", "prompt", "username", "password", "email", "form_token",
-    "shot_duration_1", "camera_value", "cfg_scale", "image_url",
+    "shot_duration_1", "camera_value", "cfg_scale", "image_url", "share-label", "share-days", "share-show_names",
 ]  # fmt: skip
 # The admin refuses unknown lookups as a whole, so its parameters go one at a time.
 ADMIN_COMMON = ["q", "o", "p", "_changelist_filters", "_to_field"]
@@ -97,14 +97,15 @@ def _fill(route: str, values: dict[str, list[str]]) -> list[str]:
 
 def _fingerprint() -> tuple[Any, ...]:
     """What a refused request must not change, in one cheap query."""
-    tables = [Generation, CreditEntry, Favorite, ProviderCredential, Price, get_user_model()]
+    tables = [Generation, CreditEntry, Favorite, ProviderCredential, Price, ShareLink, get_user_model()]
     counts = " , ".join(f"(SELECT COUNT(*) FROM {m._meta.db_table})" for m in tables)
     gen = Generation._meta.db_table
     extra = (
         f"(SELECT COUNT(*) FROM {gen} WHERE deleted_at IS NOT NULL), "
         f"(SELECT COUNT(*) FROM {gen} WHERE visibility = 'private'), "
         f"(SELECT COUNT(*) FROM {gen} WHERE status = 'ready'), "
-        f"(SELECT COUNT(*) FROM {ProviderCredential._meta.db_table} WHERE is_active)"
+        f"(SELECT COUNT(*) FROM {ProviderCredential._meta.db_table} WHERE is_active), "
+        f"(SELECT COUNT(*) FROM {ShareLink._meta.db_table} WHERE revoked_at IS NOT NULL)"
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {counts}, {extra}")  # table names from models, no input

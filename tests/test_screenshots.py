@@ -7,6 +7,7 @@ row of the same height, no script error or CSP violation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from generations.models import Batch, Generation
+from generations.models import Batch, Generation, ShareLink
+from generations.sharing.services import share_link_create
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
 
 S = Generation.Status
@@ -38,13 +40,16 @@ EVEN_ROWS = """() => {
 }"""
 
 
-def _shoot(session: Session, path: str, name: str, status: int = 200) -> None:
+def _shoot(session: Session, path: str, name: str, status: int = 200, then: Callable[[Any], Any] | None = None) -> None:
+    """``then``: what to do on the page before the picture (e.g. send a form); it returns the response to check."""
     page = session.page
     for theme in THEMES:
         page.emulate_media(color_scheme=theme)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             response = page.goto(path, wait_until="load")  # not "networkidle": a player may keep streaming
+            if then is not None:
+                response = then(page)
             assert response is not None and response.status == status, f"{path}: {response and response.status}"
             page.wait_for_function("() => [...document.images].every(i => i.complete)")
             OUT.mkdir(parents=True, exist_ok=True)
@@ -87,6 +92,24 @@ def test_every_page_at_two_widths_in_light_and_dark(
     batch = Batch.objects.create(owner=alice, title="Product shots for the spring catalogue", total_cost=50)
     for row, gen in enumerate([*ready[1::2], queued, failed], start=1):  # Alice's portrait, square, landscape
         Generation.objects.filter(pk=gen.pk).update(batch=batch, batch_row=row)
+    # Share links: Alice's square video lists an active, a revoked and an expired one; clients open the others.
+    own = ready[1]
+    for label, days in (("Acme review", 7), ("Old cut for the agency", 1), ("", 30)):
+        share_link_create(generation=own, actor=alice, label=label, days=days)
+    ShareLink.objects.filter(label="Acme review").update(view_count=3, last_viewed_at=now)
+    ShareLink.objects.filter(label="Old cut for the agency").update(revoked_at=now)
+    ShareLink.objects.filter(label="").update(created_at=now - timedelta(days=40), expires_at=now - timedelta(days=10))
+    shared = {
+        "shared-portrait": share_link_create(generation=portrait, actor=bob)[1],
+        "shared-square": share_link_create(generation=own, actor=alice)[1],
+        "shared-landscape": share_link_create(generation=ready[2], actor=bob)[1],
+        "shared-long-title-with-names": share_link_create(generation=ready[5], actor=alice, show_names=True)[1],
+    }
+
+    def create_link(page: Any) -> Any:
+        with page.expect_navigation() as sent:
+            page.get_by_role("button", name="Create link").click()
+        return sent.value
 
     member = Session(browser, live_server.url, alice)
     pages = [
@@ -106,13 +129,18 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),
         ("/accounts/password_change/", "password-change"),
     ]
+    pages += [(f"/videos/{own.pk}/", "video-own-with-share-links"), (f"/videos/{own.pk}/share/", "share-form")]
     for path, name in pages:
         _shoot(member, path, name)
+    _shoot(member, f"/videos/{own.pk}/share/", "share-link-created", then=create_link)
     _shoot(member, "/no-such-page/", "not-found", status=404)
     member.close()
 
     anonymous = Session(browser, live_server.url, None)
     _shoot(anonymous, "/accounts/login/", "login")
+    for name, token in shared.items():
+        _shoot(anonymous, f"/s/{token}/", name)
+    _shoot(anonymous, f"/s/{'A' * 43}/", "shared-link-not-available", status=404)
     anonymous.close()
 
     admin = Session(browser, live_server.url, admin_user)
@@ -125,6 +153,7 @@ def test_every_page_at_two_widths_in_light_and_dark(
         ("/admin/generations/price/grid/", "admin-price-grid"),
         (f"/admin/auth/user/{alice.pk}/take-back-credits/", "admin-take-back"),
         ("/admin/generations/creditentry/", "admin-ledger"),
+        ("/admin/generations/sharelink/", "admin-share-links"),
     ]:
         _shoot(admin, path, name)
     admin.close()
