@@ -617,3 +617,4 @@ class GenerationAdmin(ChangedFieldsOnlyAdmin):
         )  # fmt: skip
 
 from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)
+from generations.prompts import admin as prompts_admin  # noqa: E402, F401  (prompt templates)

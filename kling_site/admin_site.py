@@ -21,6 +21,7 @@ FRIENDLY: dict[tuple[str, str], tuple[str, str, int]] = {
     ("generations", "generation"): ("Videos and providers", "Videos", 20),
     ("generations", "providercredential"): ("Videos and providers", "Provider accounts", 21),
     ("generations", "price"): ("Videos and providers", "Prices", 22),
+    ("generations", "prompttemplate"): ("Videos and providers", "Prompt templates", 23),
     ("django_rq", "dashboard"): ("Background work", "Queues", 30),
     ("django_rq", "queue"): ("Background work", "Queues", 30),
 }
