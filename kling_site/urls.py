@@ -1,5 +1,5 @@
-"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py;
-accounts and admin are Django's own."""
+"""URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py, prompt
+templates in generations/prompts/urls.py; accounts and admin are Django's own."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -17,5 +17,6 @@ urlpatterns = [
     path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),
     path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
+    path("templates/", include("generations.prompts.urls")),  # prompt templates and history: their own sub-package
     path("", include("generations.urls")),
 ]
