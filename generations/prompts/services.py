@@ -153,7 +153,9 @@ def template_settings(template: PromptTemplate, *, options: list[routing.Offer] 
     than refused: using the template then opens the New video form with the form's own default for it.
     """
     options = routing.offers() if options is None else options
-    raw = template.defaults if isinstance(template.defaults, Mapping) else {"defaults": template.defaults}
+    raw = template.defaults
+    if not isinstance(raw, Mapping):
+        return {}, ["The stored default settings could not be read (an admin can fix them), so none were applied."]
     try:
         return template_defaults_clean(raw, options=options), []
     except TemplateError as exc:
