@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from generations.models import Generation
+from generations.prompts.services import template_create
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
 
 S = Generation.Status
@@ -84,6 +85,12 @@ def test_every_page_at_two_widths_in_light_and_dark(
                                  (bob, "Bob's private storyboard frame", 10))
     ]  # fmt: skip
     Generation.objects.filter(pk=waiting[1].pk).update(visibility=Generation.Visibility.PRIVATE)
+    walk = template_create(owner=alice, name="Walk", text="{subject} walking through {place}, {style}",
+                           negative_prompt="blurry {style}", defaults={"model": "kling-2-6", "mode": "pro",
+                           "duration": 10, "aspect_ratio": "9:16", "sound": True})  # fmt: skip
+    template_create(owner=bob, name="Product turntable, studio light, a name long enough to wrap on a phone",
+                    text="A {product} turning slowly on a white pedestal, soft studio light, " * 3, shared=True)
+    template_create(owner=alice, name="Lighthouse", text="A lighthouse at dusk, waves, no placeholders")
 
     member = Session(browser, live_server.url, alice)
     pages = [
@@ -100,6 +107,13 @@ def test_every_page_at_two_widths_in_light_and_dark(
         ("/line/", "line"),
         (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),
         ("/accounts/password_change/", "password-change"),
+        ("/templates/", "templates"),
+        ("/templates/?q=nothing+matches", "templates-empty"),
+        ("/templates/new/", "template-new"),
+        (f"/templates/new/?from={ready[2].pk}", "template-from-video"),
+        (f"/templates/{walk.pk}/use/", "template-use"),
+        (f"/templates/{walk.pk}/edit/", "template-edit"),
+        ("/templates/history/", "prompt-history"),
     ]
     for path, name in pages:
         _shoot(member, path, name)
@@ -120,6 +134,7 @@ def test_every_page_at_two_widths_in_light_and_dark(
         ("/admin/generations/price/grid/", "admin-price-grid"),
         (f"/admin/auth/user/{alice.pk}/take-back-credits/", "admin-take-back"),
         ("/admin/generations/creditentry/", "admin-ledger"),
+        ("/admin/generations/prompttemplate/", "admin-prompt-templates"),
     ]:
         _shoot(admin, path, name)
     admin.close()
