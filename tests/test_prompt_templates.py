@@ -160,6 +160,15 @@ def test_a_default_the_catalog_does_not_offer_is_refused_at_its_field(
     assert not PromptTemplate.objects.exists()
 
 
+def test_every_problem_of_the_template_form_is_shown_at_once(alice_client: Client, credentials: Any) -> None:
+    response = alice_client.post("/templates/new/", form_data(name="", model="kling-2-1-master", mode="std",
+                                                                  text="A \x1b[2J fox"))  # fmt: skip
+    html = response.content.decode()
+    assert "Give the template a name." in text_of(field_block(html, "name"))
+    assert "control characters" in text_of(field_block(html, "text"))
+    assert "Kling 2.1 Master offers Professional · 1080p only." in text_of(field_block(html, "mode"))
+
+
 def test_a_model_taken_off_since_is_not_applied_and_the_member_is_told(
     alice: Any, alice_client: Client, credentials: Any
 ) -> None:
@@ -344,7 +353,7 @@ def test_history_of_5000_videos_loads_in_a_bounded_number_of_queries(
     ("fields", "field", "sentence"),
     [
         ({"name": "n" * 10_000}, "name", "at most 100 characters"),
-        ({"name": "   "}, "name", "This field is required."),
+        ({"name": "   "}, "name", "Give the template a name."),
         ({"text": "x" * 100_000}, "text", "at most 2500 characters"),
         ({"text": "A \x1b[31mred\x7f fox"}, "text", "control characters"),
         ({"negative_prompt": "y" * 3000}, "negative_prompt", "at most 2500 characters"),
@@ -380,7 +389,8 @@ def test_hostile_values_and_ids_on_the_use_page(alice: Any, alice_client: Client
 
 def test_junk_defaults_stored_by_hand_never_break_a_page(alice: Any, alice_client: Client, credentials: Any) -> None:
     template = make_template(alice)
-    for junk in ([1, 2], "pro", {"duration": "forever", "model": {"x": 1}}, {"sound": True, "extra": 1}, {}):
+    junks = ([1, 2], "pro", {"duration": "never", "model": {"x": 1}}, {"sound": True, "extra": 1}, {"sound": {"x": 1}})
+    for junk in junks:
         PromptTemplate.objects.filter(pk=template.pk).update(defaults=junk)
         for path in ("/templates/", f"/templates/{template.pk}/use/", f"/templates/{template.pk}/edit/"):
             assert alice_client.get(path).status_code == 200, (junk, path)

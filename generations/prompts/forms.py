@@ -14,6 +14,7 @@ from django import forms
 from generations import catalog, labels
 from generations.params import has_control_characters
 from generations.placeholders import MAX_VALUE
+from generations.prompts import services
 from generations.prompts.services import NAME_MAX, TEXT_MAX, TemplateError
 from generations.services import routing
 
@@ -28,7 +29,12 @@ def _setting(label: str, help_text: str = "") -> forms.CharField:
 
 
 class TemplateForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=NAME_MAX, help_text="Unique among your templates.")
+    name = forms.CharField(
+        label="Name",
+        max_length=NAME_MAX,
+        help_text="Unique among your templates.",
+        error_messages={"required": "Give the template a name."},
+    )
     text = forms.CharField(
         label="Prompt",
         max_length=TEXT_MAX,
@@ -36,6 +42,7 @@ class TemplateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Write {name} where a value goes, e.g. <code>{subject} walking through {place}, {style}</code>. "
         "Whoever uses the template fills in each one.",
+        error_messages={"required": "Write the prompt."},
     )
     negative_prompt = forms.CharField(
         label="Negative prompt",
@@ -54,6 +61,7 @@ class TemplateForm(forms.Form):
 
     def __init__(self, *args: Any, options: list[routing.Offer], **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.options = options
         models = [(o.slug, o.name) for o in options]
         current = str(self["model"].value() or "")
         if current and all(current != slug for slug, _name in models):  # a model taken off since: shown, refused
@@ -65,15 +73,29 @@ class TemplateForm(forms.Form):
         self.fields["aspect_ratio"].widget.choices = [NO_DEFAULT, *labels.ASPECT_LABELS.items()]
         self.fields["sound"].widget.choices = [NO_DEFAULT, ("on", "On"), ("off", "Off")]
 
+    def clean(self) -> dict[str, Any]:
+        """Every problem at once: the service's checks run here too (and again when it saves)."""
+        data = super().clean()
+        texts = [data.get(k) or "" for k in ("name", "text", "negative_prompt")]
+        problems = services.template_text_errors(*texts)
+        try:
+            services.template_defaults_clean(self.defaults(), options=self.options)
+        except TemplateError as exc:
+            problems |= exc.errors
+        self.add_service_errors(TemplateError({k: v for k, v in problems.items() if not self.has_error(k)}))
+        return data
+
     @staticmethod
     def settings_initial(stored: Any) -> dict[str, str]:
         """Stored defaults as the selects' values, as they are (one no longer offered is shown, then refused)."""
         stored = stored if isinstance(stored, Mapping) else {}
-        sound = {True: "on", False: "off"}
-        return {k: sound.get(v, str(v)) if k == "sound" else str(v) for k, v in stored.items() if k in SETTING_FIELDS}
+        shown = {k: str(v) for k, v in stored.items() if k in SETTING_FIELDS}
+        if isinstance(stored.get("sound"), bool):
+            shown["sound"] = "on" if stored["sound"] else "off"
+        return shown
 
     def defaults(self) -> dict[str, str]:
-        """The settings as typed, for services.template_defaults_clean (after is_valid())."""
+        """The settings as typed (those without an error of their own), for services.template_defaults_clean."""
         return {k: self.cleaned_data[k] for k in SETTING_FIELDS if self.cleaned_data.get(k)}
 
     def service_kwargs(self) -> dict[str, Any]:
