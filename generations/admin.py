@@ -617,4 +617,5 @@ class GenerationAdmin(ChangedFieldsOnlyAdmin):
         )  # fmt: skip
 
 from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)
+from generations.prompts import admin as prompts_admin  # noqa: E402, F401  (prompt templates)
 from generations.sharing import admin as sharing_admin  # noqa: E402, F401  (share links)

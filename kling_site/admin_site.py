@@ -22,6 +22,7 @@ FRIENDLY: dict[tuple[str, str], tuple[str, str, int]] = {
     ("generations", "providercredential"): ("Videos and providers", "Provider accounts", 21),
     ("generations", "price"): ("Videos and providers", "Prices", 22),
     ("generations", "sharelink"): ("Videos and providers", "Share links", 23),
+    ("generations", "prompttemplate"): ("Videos and providers", "Prompt templates", 24),
     ("django_rq", "dashboard"): ("Background work", "Queues", 30),
     ("django_rq", "queue"): ("Background work", "Queues", 30),
 }

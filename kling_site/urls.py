@@ -1,6 +1,6 @@
 """URL map: the member pages live in generations/urls.py, the usage reports in generations/reports/urls.py, share
 links (a video's share box and the public /s/<token>/ pages) in generations/sharing/urls.py, batches in
-generations/batches/urls.py; accounts and admin are Django's own."""
+generations/batches/urls.py, prompt templates in generations/prompts/urls.py; accounts and admin are Django's own."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -20,5 +20,6 @@ urlpatterns = [
     path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
     path("batch/", include("generations.batches.urls")),  # batches and variants
     path("", include("generations.sharing.urls")),  # share links: /videos/<pk>/share/… and the public /s/<token>/
+    path("templates/", include("generations.prompts.urls")),  # prompt templates and history: their own sub-package
     path("", include("generations.urls")),
 ]

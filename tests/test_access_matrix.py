@@ -94,12 +94,12 @@ def _path(pattern: URLPattern, pk: Any = None) -> str:
             prefix = str(entry.pattern)
     kwargs = {
         "pk": pk, "provider": "kling", "secret": "x" * 43, "uidb64": "MQ", "token": "set-password", "which": "start",
-        "link_id": 1,
+        "link_id": 1, "template_id": 1,
     }  # fmt: skip
     route = str(pattern.pattern)
     for name in pattern.pattern.converters:
-        kind = {"pk": "uuid", "link_id": "int"}.get(name, "str")
-        route = route.replace(f"<{kind}:{name}>", str(kwargs[name]))
+        route = route.replace(f"<{'uuid' if name == 'pk' else 'str'}:{name}>", str(kwargs[name]))
+        route = route.replace(f"<int:{name}>", str(kwargs[name]))
         route = route.replace(f"<{name}>", str(kwargs[name]))
     return "/" + prefix + route
 

@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from generations.models import CreditEntry, Favorite, Generation, Price, ProviderCredential, ShareLink
+from generations.prompts.services import template_create
 from tests.fixtures_pages import make_credential
 
 # Values a browser, a script or an attacker can put in any parameter or header.
@@ -47,6 +48,8 @@ SITE_PARAMS = [
     "page", "q", "member", "model", "mode", "duration", "date_from", "date_to", "favorites", "sort", "status",
     "remix", "download", "next", "visibility", "prompt", "username", "password", "email", "form_token",
     "shot_duration_1", "camera_value", "cfg_scale", "image_url", "share-label", "share-days", "share-show_names",
+    "from", "prefill", "name", "text", "aspect_ratio", "sound", "v_subject", "variants", "prompts", "rows_csv",
+    "template", "quoted_total", "quoted_cost",
 ]  # fmt: skip
 # The admin refuses unknown lookups as a whole, so its parameters go one at a time.
 ADMIN_COMMON = ["q", "o", "p", "_changelist_filters", "_to_field"]
@@ -117,6 +120,7 @@ def world(alice: Any, charlie: Any, admin_user: Any, ready_video: Any, make_gene
     make_credential("mulerun", label="MuleRun")
     video = ready_video(alice)
     queued = make_generation(alice, status="queued")
+    template = template_create(owner=alice, name="Walk", text="{subject} walking through {place}", shared=True)
     clients = {"anonymous": Client(raise_request_exception=False)}
     for name, user in (("alice", alice), ("charlie", charlie), ("staff", admin_user)):
         clients[name] = Client(raise_request_exception=False)
@@ -137,6 +141,7 @@ def world(alice: Any, charlie: Any, admin_user: Any, ready_video: Any, make_gene
         "str": ["x", "²"],
         "path": ["x", "²/9999-12-31"],
         "int": ["0", "9"],
+        "template_id": [str(template.pk), "9"],
     }
     return {"clients": clients, "values": converter_values, "user": {"alice": alice, "charlie": charlie,
             "staff": admin_user}}  # fmt: skip

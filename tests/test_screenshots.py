@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from generations.models import Batch, Generation, ShareLink
+from generations.prompts.services import template_create
 from generations.sharing.services import share_link_create
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
 
@@ -110,6 +111,12 @@ def test_every_page_at_two_widths_in_light_and_dark(
         with page.expect_navigation() as sent:
             page.get_by_role("button", name="Create link").click()
         return sent.value
+    walk = template_create(owner=alice, name="Walk", text="{subject} walking through {place}, {style}",
+                           negative_prompt="blurry {style}", defaults={"model": "kling-2-6", "mode": "pro",
+                           "duration": 10, "aspect_ratio": "9:16", "sound": True})  # fmt: skip
+    template_create(owner=bob, name="Product turntable, studio light, a name long enough to wrap on a phone",
+                    text="A {product} turning slowly on a white pedestal, soft studio light, " * 3, shared=True)
+    template_create(owner=alice, name="Lighthouse", text="A lighthouse at dusk, waves, no placeholders")
 
     member = Session(browser, live_server.url, alice)
     pages = [
@@ -128,6 +135,13 @@ def test_every_page_at_two_widths_in_light_and_dark(
         ("/line/", "line"),
         (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),
         ("/accounts/password_change/", "password-change"),
+        ("/templates/", "templates"),
+        ("/templates/?q=nothing+matches", "templates-empty"),
+        ("/templates/new/", "template-new"),
+        (f"/templates/new/?from={ready[2].pk}", "template-from-video"),
+        (f"/templates/{walk.pk}/use/", "template-use"),
+        (f"/templates/{walk.pk}/edit/", "template-edit"),
+        ("/templates/history/", "prompt-history"),
     ]
     pages += [(f"/videos/{own.pk}/", "video-own-with-share-links"), (f"/videos/{own.pk}/share/", "share-form")]
     for path, name in pages:
@@ -154,6 +168,7 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/admin/auth/user/{alice.pk}/take-back-credits/", "admin-take-back"),
         ("/admin/generations/creditentry/", "admin-ledger"),
         ("/admin/generations/sharelink/", "admin-share-links"),
+        ("/admin/generations/prompttemplate/", "admin-prompt-templates"),
     ]:
         _shoot(admin, path, name)
     admin.close()

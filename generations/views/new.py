@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from generations import catalog, image_fields
@@ -73,10 +75,27 @@ def variant_count(value: Any) -> int:
     return int(text) if text in {str(n) for n in VARIANTS} else 1
 
 
+PREFILL_KEY = "new_video_prefill"
+PREFILL_KEEP = 5  # starting values kept per session (one per tab a member may have open)
+
+
+def prefill_url(request: HttpRequest, values: Mapping[str, Any]) -> str:
+    """A /new/ address that opens the form with ``values`` (JSON-able): they wait in the session, not in the URL,
+    as a 2,500-character prompt would pass the 4 KB request line gunicorn and proxies accept."""
+    token = secrets.token_urlsafe(9)
+    kept = list(request.session.get(PREFILL_KEY, {}).items())[-(PREFILL_KEEP - 1) :]
+    request.session[PREFILL_KEY] = dict(kept) | {token: dict(values)}
+    return f"{reverse('new_video')}?prefill={token}"
+
+
 def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
     if request.method == "POST":  # "Update the form" after choosing another model: keep what was typed
         return {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
-    initial: dict[str, Any] = {k: v for k, v in request.GET.items() if k not in ("remix", "continue", "at")}
+    skip = ("remix", "continue", "at", "prefill")
+    initial: dict[str, Any] = {k: v for k, v in request.GET.items() if k not in skip}
+    stashed = request.session.get(PREFILL_KEY, {}).get(request.GET.get("prefill", ""))
+    if isinstance(stashed, dict):  # a template filled in (prefill_url); the address's own values win
+        initial = stashed | initial
     source = request.GET.get("remix") or request.GET.get("continue")
     if source:
         try:
