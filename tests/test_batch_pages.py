@@ -154,3 +154,33 @@ def test_a_batch_with_nothing_ready_has_no_zip(alice: Any, alice_client: Client,
     assert alice_client.get(reverse("batch_zip", args=[batch.pk])).status_code == 404
     assert alice_client.get(f"/batch/{uuid.uuid4()}/").status_code == 404
     assert alice_client.get("/batch/not-a-uuid/").status_code == 404
+
+
+def test_a_template_opens_the_batch_page_with_its_settings_and_fills_the_negative_prompt_too(
+    alice: Any, alice_client: Client, credentials: Any
+) -> None:
+    template = PromptTemplate.objects.create(
+        owner=alice, name="Walk", text="{subject} in the rain", negative_prompt="no {style}",
+        defaults={"model": "kling-2-5-turbo", "mode": "pro", "duration": 10, "aspect_ratio": "9:16"},
+    )  # fmt: skip
+    use = alice_client.get(reverse("template_use", args=[template.pk])).content.decode()
+    assert f"/batch/new/?template={template.pk}" in use
+    page = alice_client.get(f"/batch/new/?template={template.pk}").content.decode()
+    assert re.search(r'<option value="pro" selected>', page) and re.search(r'value="9:16"[^>]*checked', page)
+    assert re.search(rf'<option value="{template.pk}" selected>', page)
+    data = b"subject,style\nA fox,cartoons\n"
+    fields = {"template": str(template.pk), "mode": "pro", "duration": "10", "aspect_ratio": "9:16"}
+    page = check(alice_client, csv_file=SimpleUploadedFile("l.csv", data), **fields).content.decode()
+    alice_client.post(URL, confirm_fields(page))
+    gen = Generation.objects.get()
+    assert (gen.prompt, gen.negative_prompt, gen.mode, gen.duration) == ("A fox in the rain", "no cartoons", "pro", 10)
+
+
+def test_someone_elses_private_template_in_the_address_is_ignored(
+    alice: Any, bob_client: Client, credentials: Any
+) -> None:
+    mine = PromptTemplate.objects.create(owner=alice, name="Mine", text="{x} secret", defaults={"mode": "pro"})
+    page = bob_client.get(f"/batch/new/?template={mine.pk}").content.decode()
+    assert "secret" not in page and "Mine" not in page
+    for junk in ("abc", "9" * 500, "-1", ""):
+        assert bob_client.get(f"/batch/new/?template={junk}").status_code == 200

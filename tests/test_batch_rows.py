@@ -7,6 +7,7 @@ import codecs
 import csv
 import io
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -22,9 +23,15 @@ from generations.batches.rows import (
     parse_csv,
     parse_lines,
 )
+from generations.placeholders import fill
 from generations.reports.export import FORMULA_STARTS, text_cell
 
 SAVE_AS = "Save the file as CSV UTF-8"
+
+
+def by(text: str) -> Callable[[dict[str, str]], tuple[str, str]]:
+    """A template's filler that writes only a prompt (the site's is prompts.services.template_fill)."""
+    return lambda values: (fill(text, values), "")
 
 
 def csv_bytes(*rows: list[str], delimiter: str = ",", encoding: str = "utf-8") -> bytes:
@@ -85,7 +92,7 @@ def test_pasted_lines_are_the_values_of_a_template_with_one_placeholder() -> Non
         (1, "", {"subject": "a fox"}),
         (2, "", {"subject": "an owl"}),
     ]
-    filled = apply_template(rows, "{Subject} walking through snow")
+    filled = apply_template(rows, by("{Subject} walking through snow"))
     assert [r.prompt for r in filled] == ["a fox walking through snow", "an owl walking through snow"]
 
 
@@ -147,7 +154,7 @@ def test_with_a_template_each_placeholder_has_its_column_matched_ignoring_case()
         ("", {"subject": "a fox", "Place": "snow"}, 5),  # keyed as the template spells them
         ("", {"subject": "an owl", "Place": "a barn"}, None),
     ]
-    assert [r.prompt for r in apply_template(rows, "{subject} in {place}")] == ["a fox in snow", "an owl in a barn"]
+    assert [r.prompt for r in apply_template(rows, by("{subject} in {place}"))] == ["a fox in snow", "an owl in a barn"]
 
 
 def test_with_a_template_a_prompt_column_is_refused_rather_than_silently_unused() -> None:
@@ -160,7 +167,7 @@ def test_with_a_template_a_prompt_column_is_refused_rather_than_silently_unused(
 
 def test_a_placeholder_named_prompt_takes_the_prompt_column() -> None:
     rows = parse_csv(csv_bytes(["prompt"], ["a fox"]), placeholders=["prompt"])
-    assert apply_template(rows, "{prompt}, cinematic")[0].prompt == "a fox, cinematic"
+    assert apply_template(rows, by("{prompt}, cinematic"))[0].prompt == "a fox, cinematic"
 
 
 def test_with_a_template_a_missing_placeholder_column_is_named() -> None:
@@ -186,7 +193,7 @@ def test_with_a_template_every_row_missing_a_value_is_named_with_the_placeholder
 def test_apply_template_names_every_row_it_cannot_fill() -> None:
     rows = [Row(1, "", values={"subject": "a fox"}), Row(2, "", values={"subject": "an owl", "place": "a barn"})]
     with pytest.raises(RowErrors) as err:
-        apply_template(rows, "{subject} in {place}")
+        apply_template(rows, by("{subject} in {place}"))
     assert err.value.errors == {1: "Fill in {place}."}
     assert str(err.value) == "Row 1: Fill in {place}."
 

@@ -19,7 +19,7 @@ from generations import catalog
 from generations.batches import rows as batch_rows
 from generations.batches.services import Item
 from generations.models import Generation, PromptTemplate
-from generations.placeholders import names_in
+from generations.prompts.services import template_fill, template_placeholders
 from generations.services import routing
 
 SETTINGS = ("model", "mode", "duration", "aspect_ratio", "sound", "negative_prompt", "visibility")
@@ -70,6 +70,7 @@ class BatchForm(forms.Form):
         initial.setdefault("form_token", uuid.uuid4())
         super().__init__(data, files, initial=initial)
         chosen = (data or {}).get("model") or initial.get("model") or ""
+        self.options = options
         self.offer = next((o for o in options if o.slug == chosen), options[0] if options else None)
         self.fields["model"].choices = [(o.slug, o.name) for o in options]
         self.templates = {t.pk: t for t in templates}
@@ -119,14 +120,21 @@ class BatchForm(forms.Form):
         if data.get("rows_csv"):  # the second form: the list exactly as it was checked (prompts already filled)
             return batch_rows.parse_csv(data["rows_csv"].encode())
         template = self.chosen_template
-        names = names_in(template.text) if template else []
+        names = template_placeholders(template) if template else []
         if data.get("csv_file") is not None:
             found = batch_rows.parse_csv(data["csv_file"].read(), placeholders=names)
         elif (data.get("prompts") or "").strip():
             found = batch_rows.parse_lines(data["prompts"], placeholders=names)
         else:
             raise batch_rows.RowsError("Paste some prompts, one per line, or choose a CSV file.")
-        return batch_rows.apply_template(found, template.text) if template else found
+        if template is None:
+            return found
+
+        def write(values: dict[str, str]) -> tuple[str, str]:
+            filled = template_fill(template=template, values=values, options=self.options)
+            return filled.prompt, filled.negative_prompt
+
+        return batch_rows.apply_template(found, write)
 
     def _params(self, data: Mapping[str, Any], row: batch_rows.Row) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -14,7 +14,7 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -102,14 +102,16 @@ def parse_csv(data: bytes, *, placeholders: Sequence[str] = ()) -> list[Row]:
     return _collect(results)
 
 
-def apply_template(rows: list[Row], template_text: str) -> list[Row]:
-    """Each row with its prompt written from the template and its values; RowErrors names every row that cannot."""
+def apply_template(rows: list[Row], write: Callable[[dict[str, str]], tuple[str, str]]) -> list[Row]:
+    """Each row with its prompt (and, unless the row has its own, negative prompt) written from its values by
+    ``write`` (the template's filler: prompts.services.template_fill); RowErrors names every row that cannot."""
     filled: list[Row] = []
     errors: dict[int, str] = {}
     for row in rows:
         try:
-            filled.append(replace(row, prompt=fill(template_text, row.values)))
-        except ValueError as exc:  # MissingValues, or a value over placeholders.MAX_VALUE
+            prompt, negative = write(row.values)
+            filled.append(replace(row, prompt=prompt, negative_prompt=row.negative_prompt or negative))
+        except ValueError as exc:  # MissingValues, a value over placeholders.MAX_VALUE, a prompt over the limit
             errors[row.number] = str(exc)
     if errors:
         raise RowErrors(errors)

@@ -17,6 +17,7 @@ from generations.batches.forms import BatchForm
 from generations.batches.services import RowsRefused, batch_create, batch_prepare
 from generations.forms import model_options
 from generations.models import Batch, CreditAccount, Generation, PromptTemplate
+from generations.prompts.services import template_settings, template_usable_by, templates_visible_to
 from generations.services import team
 from generations.services.credits import InsufficientCredits
 from generations.views.gallery import with_favorites
@@ -35,10 +36,17 @@ def _get_batch(request: HttpRequest, pk: uuid.UUID) -> Batch:
 def _form(request: HttpRequest) -> BatchForm:
     rules = team.rules_for(request.user)
     options = [o for o in model_options() if rules.allows(o.name)]
-    templates = list(PromptTemplate.objects.filter(Q(owner=request.user) | Q(shared=True)).order_by("name"))
+    templates = list(templates_visible_to(request.user).order_by("name"))
     if request.method == "POST" and "update_model" not in request.POST:
         return BatchForm(request.POST, request.FILES, options=options, templates=templates)
     initial = request.POST.dict() if request.method == "POST" else request.GET.dict()
+    if request.method == "GET" and "template" in request.GET:  # "Make a batch" from a template: its settings
+        try:
+            template = template_usable_by(request.user, request.GET["template"])
+        except PromptTemplate.DoesNotExist:
+            initial.pop("template")
+        else:
+            initial = template_settings(template, options=options)[0] | initial
     return BatchForm(initial=initial, options=options, templates=templates)
 
 
