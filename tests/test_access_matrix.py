@@ -68,7 +68,8 @@ def _site_patterns() -> list[URLPattern]:
 
 
 def _takes_a_video(pattern: URLPattern) -> bool:
-    return "pk" in pattern.pattern.converters
+    """A video's own URL (a batch's <pk> names a batch: tests/test_batch_pages.py covers who sees one)."""
+    return "pk" in pattern.pattern.converters and not (pattern.name or "").startswith("batch")
 
 
 SITE = _site_patterns()
@@ -83,7 +84,7 @@ def test_the_matrix_covers_every_video_url() -> None:
     assert names == {
         "generation", "generation_status", "generation_cancel", "generation_visibility", "generation_delete",
         "generation_favorite", "generation_video", "generation_poster", "generation_image", "share_create",
-        "share_revoke",
+        "share_revoke", "generation_again",
     }  # fmt: skip  # a new URL must be added to expected() below
 
 
@@ -176,6 +177,8 @@ def expected(name: str, method: str, who: str, item: str) -> int:
         return (200 if method == "GET" else 302) if manager else 404
     if name == "generation_favorite":
         return (302 if viewer else 404) if method == "POST" else 405
+    if name == "generation_again":  # anyone who sees it; a POST without the button's fields makes nothing
+        return (302 if viewer else 404) if method == "POST" else 405
     if name == "share_create":  # a private video only by its owner, a video in flight by nobody
         if not manager:
             return 404
@@ -259,7 +262,7 @@ def _assert_the_action_happened(
 @pytest.mark.parametrize("pattern", OTHER_PATTERNS, ids=lambda p: p.name)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_anonymous_visitors_reach_only_login_reset_and_hooks(pattern: URLPattern, method: str, world: Any) -> None:
-    url = _path(pattern)
+    url = _path(pattern, uuid.uuid4())  # a batch's own id: anonymous visitors go to the login page all the same
     response = getattr(Client(), method.lower())(url)
     if pattern.name in OPEN:
         assert response.status_code == OPEN[pattern.name][method == "POST"]
