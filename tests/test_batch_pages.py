@@ -184,3 +184,25 @@ def test_someone_elses_private_template_in_the_address_is_ignored(
     assert "secret" not in page and "Mine" not in page
     for junk in ("abc", "9" * 500, "-1", ""):
         assert bob_client.get(f"/batch/new/?template={junk}").status_code == 200
+
+
+def test_my_batches_lists_only_my_own_with_their_progress(
+    alice: Any,
+    bob: Any,
+    alice_client: Client,
+    credentials: Any,
+    make_generation: Any,
+    django_assert_max_num_queries: Any,
+) -> None:
+    for n in range(25):
+        batch = Batch.objects.create(owner=alice, title=f"Batch number {n:02d}", total_cost=20)
+        make_generation(alice, status="ready", batch=batch, batch_row=1)
+        make_generation(alice, status="running", batch=batch, batch_row=2)
+    Batch.objects.create(owner=bob, title="Bob's secret batch")
+    with django_assert_max_num_queries(12):
+        page = alice_client.get(reverse("batch_list")).content.decode()
+    assert page.count("data-batch-row") == 20 and "Batch number 24" in page and "1 of 2 ready · 1 in progress" in page
+    assert "Bob" not in page
+    second = alice_client.get(reverse("batch_list"), {"page": "2"}).content.decode()
+    assert second.count("data-batch-row") == 5 and "Page 2 of 2" in second
+    assert "My batches" in alice_client.get(reverse("my_videos")).content.decode()

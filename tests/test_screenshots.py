@@ -131,6 +131,7 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/videos/{failed.pk}/", "video-failed"),
         ("/credits/", "credits"),
         ("/batch/new/", "batch-new"),
+        ("/batch/", "batch-list"),
         (f"/batch/{batch.pk}/", "batch"),
         ("/line/", "line"),
         (f"/videos/{waiting[0].pk}/", "video-waiting-in-line"),

@@ -20,7 +20,7 @@ from generations.models import Batch, CreditAccount, Generation, PromptTemplate
 from generations.prompts.services import template_settings, template_usable_by, templates_visible_to
 from generations.services import team
 from generations.services.credits import InsufficientCredits
-from generations.views.gallery import with_favorites
+from generations.views.gallery import count_pages, paginate, with_favorites
 
 S = Generation.Status
 
@@ -94,16 +94,34 @@ def _preview(request: HttpRequest, form: BatchForm, gens: list[Generation]) -> d
     }
 
 
+BATCHES_PER_PAGE = 20
+
+
+def with_counts(qs: Any) -> Any:
+    """Each batch's progress in the same query: ready, failed or canceled, in flight and all (deleted left out)."""
+    alive = Q(generations__deleted_at__isnull=True)
+    stopped = (S.FAILED, S.CANCELED, S.NEEDS_ATTENTION)
+    return qs.annotate(
+        ready=Count("generations", filter=alive & Q(generations__status=S.READY)),
+        failed=Count("generations", filter=alive & Q(generations__status__in=stopped)),
+        in_flight=Count("generations", filter=alive & Q(generations__status__in=Generation.IN_FLIGHT)),
+        total=Count("generations", filter=alive),
+    )
+
+
+@require_safe
+def batch_list(request: HttpRequest) -> HttpResponse:
+    """The member's own batches and variants, newest first, with their progress."""
+    listing = with_counts(Batch.objects.filter(owner=request.user)).order_by("-created_at", "-pk")
+    page = count_pages(paginate(request, listing, BATCHES_PER_PAGE), listing, BATCHES_PER_PAGE)
+    return render(request, "batches/list.html", {"page": page})
+
+
 @require_safe
 def batch_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     batch = _get_batch(request, pk)
     gens = with_favorites(batch.generations.alive().select_related("owner"), request.user).order_by("batch_row")
-    counts = batch.generations.alive().aggregate(
-        ready=Count("pk", filter=Q(status=S.READY)),
-        failed=Count("pk", filter=Q(status__in=(S.FAILED, S.CANCELED, S.NEEDS_ATTENTION))),
-        in_flight=Count("pk", filter=Q(status__in=Generation.IN_FLIGHT)),
-        total=Count("pk"),
-    )
+    counts = with_counts(Batch.objects.filter(pk=batch.pk)).get()
     ctx = {"batch": batch, "gens": gens, "counts": counts}
     return render(request, "batches/detail.html", ctx)
 
