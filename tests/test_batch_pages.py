@@ -206,3 +206,11 @@ def test_my_batches_lists_only_my_own_with_their_progress(
     second = alice_client.get(reverse("batch_list"), {"page": "2"}).content.decode()
     assert second.count("data-batch-row") == 5 and "Page 2 of 2" in second
     assert "My batches" in alice_client.get(reverse("my_videos")).content.decode()
+
+
+def test_the_credits_page_links_each_charge_to_its_batch(alice: Any, alice_client: Client, credentials: Any) -> None:
+    page = check(alice_client, prompts="A red shoe\nA blue shoe").content.decode()
+    alice_client.post(URL, confirm_fields(page))
+    batch = Batch.objects.get()
+    credits = alice_client.get(reverse("credits")).content.decode()
+    assert credits.count(f'href="{reverse("batch", args=[batch.pk])}"') == 2
