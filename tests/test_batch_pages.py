@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from generations.models import Batch, CreditAccount, CreditEntry, Generation, PromptTemplate
+from generations.models import Batch, CreditAccount, CreditEntry, Generation, PromptTemplate, ProviderCredential
 from generations.services.create import price_for
 from tests.conftest import make_member
 from tests.fixtures_pages import _client_for
@@ -214,3 +214,13 @@ def test_the_credits_page_links_each_charge_to_its_batch(alice: Any, alice_clien
     batch = Batch.objects.get()
     credits = alice_client.get(reverse("credits")).content.decode()
     assert credits.count(f'href="{reverse("batch", args=[batch.pk])}"') == 2
+
+
+def test_a_rows_error_names_only_what_the_closest_account_refuses(alice_client: Client, credentials: Any) -> None:
+    """Kling 2.5 Turbo is also served by an account whose variant is Professional only: a bad aspect ratio in
+    Standard mode must not also read "offers mode pro only"."""
+    ProviderCredential.objects.filter(pk=credentials["aimlapi"].pk).update(priority=-1)  # its Pro-only variant first
+    data = b"prompt,aspect_ratio\nbad ratio,4:3\n"
+    page = check(alice_client, csv_file=SimpleUploadedFile("list.csv", data, "text/csv")).content.decode()
+    row = re.search(r"<li>Row 1: (.*?)</li>", page)
+    assert row and "aspect ratio" in row.group(1) and not re.search(r"\bmode\b", row.group(1)), row

@@ -210,7 +210,7 @@ def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> lis
     if not routes:
         raise catalog.CatalogError({"account": "That account does not offer this model; choose Automatic."})
     found: list[tuple[tuple[Any, ...], Choice]] = []
-    # The reason of the route that got furthest: refused an option < cannot reach the picture < has no price.
+    # The reason of the route that got furthest: refused options < cannot reach the picture < has no price.
     reasons: list[tuple[int, catalog.CatalogError]] = []
     for route in routes:
         try:
@@ -230,8 +230,8 @@ def candidates(offer: Offer, raw: Mapping[str, Any], *, pin: Pin = Pin()) -> lis
         busy = line.account_busy(route.credential)  # a free account before one whose videos would wait in line
         rank = (not healthy, busy, route.credential.priority, cost, route.credential.pk)
         found.append((rank, Choice(route, clean, cost, why="")))
-    if not found:
-        raise max(reasons, key=lambda r: r[0])[1]
+    if not found:  # the route that got furthest; among equals, the one with the fewest objections (the closest)
+        raise max(reasons, key=lambda r: (r[0], -len(r[1].errors)))[1]
     found.sort(key=lambda item: item[0])
     best_cost = min(c.cost for _r, c in found)
     result = []
