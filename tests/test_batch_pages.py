@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from generations.models import Batch, CreditAccount, CreditEntry, Generation, PromptTemplate, ProviderCredential
+from generations.models import Batch, CreditAccount, CreditEntry, Generation, Price, PromptTemplate, ProviderCredential
 from generations.services.create import price_for
+from generations.services.manage import generation_cancel
 from tests.conftest import make_member
 from tests.fixtures_pages import _client_for
 
@@ -224,3 +225,54 @@ def test_a_rows_error_names_only_what_the_closest_account_refuses(alice_client: 
     page = check(alice_client, csv_file=SimpleUploadedFile("list.csv", data, "text/csv")).content.decode()
     row = re.search(r"<li>Row 1: (.*?)</li>", page)
     assert row and "aspect ratio" in row.group(1) and not re.search(r"\bmode\b", row.group(1)), row
+
+
+def test_a_price_that_rose_before_generate_keeps_the_list_and_prices_it_again(
+    alice: Any, alice_client: Client, credentials: Any
+) -> None:
+    page = check(alice_client, prompts="A red shoe\nA blue shoe").content.decode()
+    Price.objects.filter(model="mulerun:kling-v2.5-turbo", mode="std", duration=5, sound=False).update(credits=15)
+    again = alice_client.post(URL, confirm_fields(page)).content.decode()
+    assert "The price changed to 30 credits" in again and "Nothing was charged" in again
+    assert again.count("data-preview-row") == 2 and "Generate 2 videos · 30 credits" in again
+    assert not Generation.objects.exists()
+    alice_client.post(URL, confirm_fields(again))
+    assert Batch.objects.get().total_cost == 30
+
+
+def test_check_again_after_a_file_rechecks_the_checked_list(alice_client: Client, credentials: Any) -> None:
+    data = b"prompt,duration\nA tall tower,10\nA wide field,\n"
+    page = check(alice_client, csv_file=SimpleUploadedFile("list.csv", data, "text/csv")).content.decode()
+    kept = re.search(r'<form [^>]*id="batch-form".*?name="rows_csv" value="([^"]*)"', page, re.S)
+    assert kept, "the edit form keeps the checked list"
+    rows_csv = kept.group(1).replace("&#x27;", "'").replace("&quot;", '"').replace("&amp;", "&")
+    again = check(alice_client, rows_csv=rows_csv, mode="pro").content.decode()  # "Check again" in Professional
+    assert again.count("data-preview-row") == 2 and "Professional" in again
+
+
+def test_pasted_prompts_and_a_file_together_are_refused(alice_client: Client, credentials: Any) -> None:
+    upload = SimpleUploadedFile("list.csv", b"prompt\nA\n", "text/csv")
+    page = check(alice_client, prompts="B", csv_file=upload).content.decode()
+    assert "not both" in page and "data-preview-row" not in page
+
+
+def test_the_chosen_template_shows_the_columns_it_needs(alice: Any, alice_client: Client, credentials: Any) -> None:
+    template = PromptTemplate.objects.create(owner=alice, name="Walk", text="{subject} walking through {place}")
+    page = alice_client.get(f"/batch/new/?template={template.pk}").content.decode()
+    assert "<code>subject,place</code>" in page
+
+
+def test_a_batch_shows_its_progress_and_credits_net_of_refunds_live(
+    alice: Any, alice_client: Client, bob_client: Client, credentials: Any
+) -> None:
+    page = check(alice_client, prompts="A red shoe\nA blue shoe").content.decode()
+    batch_url = alice_client.post(URL, confirm_fields(page))["Location"]
+    batch = Batch.objects.get()
+    first, second = batch.generations.order_by("batch_row")
+    generation_cancel(generation=first, actor=alice)
+    status = alice_client.get(reverse("batch_status", args=[batch.pk])).json()
+    assert status == {"ready": 0, "failed": 1, "in_flight": 1, "total": 2, "charged": second.cost,
+                      "refunded": first.cost}  # fmt: skip
+    detail = alice_client.get(batch_url).content.decode()
+    assert f"{second.cost} credits ({first.cost} refunded)" in detail and "data-status-url" in detail
+    assert bob_client.get(reverse("batch_status", args=[batch.pk])).status_code == 404

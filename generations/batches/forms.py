@@ -19,6 +19,7 @@ from generations import catalog
 from generations.batches import rows as batch_rows
 from generations.batches.services import Item
 from generations.models import Generation, PromptTemplate
+from generations.params import parse_int
 from generations.prompts.services import template_fill, template_placeholders
 from generations.services import routing
 
@@ -117,16 +118,20 @@ class BatchForm(forms.Form):
         return data
 
     def _rows(self, data: Mapping[str, Any]) -> list[batch_rows.Row]:
-        if data.get("rows_csv"):  # the second form: the list exactly as it was checked (prompts already filled)
-            return batch_rows.parse_csv(data["rows_csv"].encode())
+        """A new file, else the pasted lines, else the list as last checked (its prompts already filled)."""
+        upload, pasted = data.get("csv_file"), (data.get("prompts") or "").strip()
+        if upload is not None and pasted:
+            raise batch_rows.RowsError("Paste prompts or choose a CSV file, not both: clear one of them.")
+        if upload is None and not pasted:
+            if data.get("rows_csv"):
+                return batch_rows.parse_csv(data["rows_csv"].encode())
+            raise batch_rows.RowsError("Paste some prompts, one per line, or choose a CSV file.")
         template = self.chosen_template
         names = template_placeholders(template) if template else []
-        if data.get("csv_file") is not None:
-            found = batch_rows.parse_csv(data["csv_file"].read(), placeholders=names)
-        elif (data.get("prompts") or "").strip():
-            found = batch_rows.parse_lines(data["prompts"], placeholders=names)
+        if upload is not None:
+            found = batch_rows.parse_csv(upload.read(), placeholders=names)
         else:
-            raise batch_rows.RowsError("Paste some prompts, one per line, or choose a CSV file.")
+            found = batch_rows.parse_lines(data["prompts"], placeholders=names)
         if template is None:
             return found
 
@@ -135,6 +140,15 @@ class BatchForm(forms.Form):
             return filled.prompt, filled.negative_prompt
 
         return batch_rows.apply_template(found, write)
+
+    def template_shown(self) -> dict[str, Any] | None:
+        """The chosen template and the columns it needs, shown under the choice."""
+        raw = self.data.get("template") if self.is_bound else self.initial.get("template")
+        template = self.templates.get(parse_int(raw)) if raw else None
+        if template is None:
+            return None
+        names = template_placeholders(template)
+        return {"template": template, "names": names, "one": len(names) == 1}
 
     def _params(self, data: Mapping[str, Any], row: batch_rows.Row) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -164,6 +178,8 @@ class BatchForm(forms.Form):
     def confirm_values(self, total: int) -> list[tuple[str, Any]]:
         """Every value the Generate form sends back, hidden."""
         data = self.cleaned_data
-        values = [(name, data.get(name)) for name in SETTINGS if name in self.fields]
+        values = [(name, data.get(name)) for name in (*SETTINGS, "template") if name in self.fields]
+        values = [(k, v) for k, v in values if v is not None]
         values = [(k, v) for k, v in values if k != "sound" or v]  # an unticked box sends nothing
-        return [*values, ("rows_csv", self.checked_csv()), ("form_token", data["form_token"]), ("quoted_total", total)]
+        checked = [("rows_csv", self.checked_csv()), ("form_token", data["form_token"]), ("quoted_total", total)]
+        return [*values, *checked, ("generate", "1")]

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -16,7 +16,7 @@ from generations.batches.archive import batch_zip_response, ready_videos
 from generations.batches.forms import BatchForm
 from generations.batches.services import RowsRefused, batch_create, batch_prepare
 from generations.forms import model_options
-from generations.models import Batch, CreditAccount, Generation, PromptTemplate
+from generations.models import Batch, CreditAccount, CreditEntry, Generation, PromptTemplate
 from generations.prompts.services import template_settings, template_usable_by, templates_visible_to
 from generations.services import team
 from generations.services.credits import InsufficientCredits
@@ -57,22 +57,43 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid() and form.items:
         data = form.cleaned_data
         try:
-            if data.get("rows_csv"):  # the Generate form: admit exactly what was priced
-                batch = batch_create(
-                    user=request.user, items=form.items, title=_title(form), visibility=data["visibility"],
-                    form_token=data["form_token"], quoted_total=data.get("quoted_total"),
-                )  # fmt: skip
+            if "generate" in request.POST and (batch := _generate(request, form)):
                 messages.success(request, f"{len(form.items)} videos are queued.", extra_tags="live")
                 return redirect(batch)
+            # A check, or a Generate refused as a whole (a price rose, the balance fell): the list priced anew.
             gens = batch_prepare(user=request.user, items=form.items, visibility=data["visibility"])
             preview = _preview(request, form, gens)
         except RowsRefused as exc:
             form.row_errors = exc.rows
         except (catalog.CatalogError, InsufficientCredits) as exc:
-            problems = exc.errors.values() if isinstance(exc, catalog.CatalogError) else [str(exc)]
-            form.add_error(None, " ".join(dict.fromkeys(problems)))
-    ctx = {"form": form, "preview": preview, "balance": CreditAccount.balance_of(request.user)}
+            form.add_error(None, _sentence(exc))
+    ctx = {
+        "form": form,
+        "preview": preview,
+        "balance": CreditAccount.balance_of(request.user),
+        "template": form.template_shown(),
+    }
     return render(request, "batches/new.html", ctx)
+
+
+def _generate(request: HttpRequest, form: BatchForm) -> Batch | None:
+    """The Generate form: admit exactly the rows that were priced, or say why not (and keep the list)."""
+    data = form.cleaned_data
+    try:
+        return batch_create(
+            user=request.user, items=form.items, title=_title(form), visibility=data["visibility"],
+            form_token=data["form_token"], quoted_total=data.get("quoted_total"),
+        )  # fmt: skip
+    except RowsRefused:
+        raise
+    except (catalog.CatalogError, InsufficientCredits) as exc:
+        form.add_error(None, _sentence(exc) + " Nothing was charged; the list is priced again below.")
+        return None
+
+
+def _sentence(exc: catalog.CatalogError | InsufficientCredits) -> str:
+    problems = exc.errors.values() if isinstance(exc, catalog.CatalogError) else [str(exc)]
+    return " ".join(dict.fromkeys(problems))
 
 
 def _title(form: BatchForm) -> str:
@@ -91,6 +112,7 @@ def _preview(request: HttpRequest, form: BatchForm, gens: list[Generation]) -> d
         "enough": balance >= total,
         "cap_error": team.cap_problem(request.user, total, what="This batch"),
         "confirm": form.confirm_values(total),
+        "rows_csv": form.checked_csv(),
     }
 
 
@@ -121,9 +143,25 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 def batch_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     batch = _get_batch(request, pk)
     gens = with_favorites(batch.generations.alive().select_related("owner"), request.user).order_by("batch_row")
-    counts = with_counts(Batch.objects.filter(pk=batch.pk)).get()
-    ctx = {"batch": batch, "gens": gens, "counts": counts}
+    ctx = {"batch": batch, "gens": gens, "counts": progress(batch)}
     return render(request, "batches/detail.html", ctx)
+
+
+def progress(batch: Batch) -> dict[str, Any]:
+    """A batch's progress as the page and its live updates show it: counts, and credits net of refunds."""
+    row = with_counts(Batch.objects.filter(pk=batch.pk)).get()
+    refunded = CreditEntry.objects.filter(generation__batch=batch, kind=CreditEntry.Kind.REFUND).aggregate(
+        n=Sum("amount")
+    )["n"] or 0
+    counts = {k: getattr(row, k) for k in ("ready", "failed", "in_flight", "total")}
+    return counts | {"charged": batch.total_cost - refunded, "refunded": refunded}
+
+
+@require_safe
+def batch_status(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
+    response = JsonResponse(progress(_get_batch(request, pk)))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_safe
