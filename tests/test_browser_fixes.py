@@ -344,7 +344,7 @@ def test_the_price_box_says_plainly_when_the_member_cannot_afford_it(
     page.get_by_label("Duration").select_option("10")
     page.wait_for_function("() => document.querySelector('[data-cost]').textContent !== '—'")
     quote_error = "document.querySelector('[data-quote-error]').textContent"
-    page.wait_for_function(f"() => /it costs \\d+ and you have 0/.test({quote_error})")
+    page.wait_for_function(f"() => /video costs \\d+ and you have 0/.test({quote_error})")
     assert after.inner_text() == "Not enough credits"
     assert "-" not in after.inner_text()
     session.close()
