@@ -93,6 +93,8 @@
         costEl.textContent = d.cost;
         if (quotedEl) quotedEl.value = d.cost;
         if (submit) submit.textContent = d.count > 1 ? "Generate " + d.count + " variants" : "Generate video";
+        var each = form.querySelector("[data-cost-each]");
+        if (each) each.textContent = d.count > 1 ? d.count + " \u00d7 " + d.unit_cost : "";
         if (routeEl) routeEl.textContent = d.account;
         if (whyEl) whyEl.textContent = d.why;
         nowEl.textContent = d.balance;
