@@ -7,11 +7,16 @@ import uuid
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
-from generations.models import Batch, CreditAccount, CreditEntry, Generation
+from generations.media import images
+from generations.models import Batch, CreditAccount, CreditEntry, Generation, MemberPolicy
+from generations.services.again import generation_again
 from generations.services.create import price_for
+from generations.services.credits import InsufficientCredits, credits_grant
 from tests.test_pages_new import post
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +121,35 @@ def test_a_bad_variant_count_is_a_field_error(alice_client: Client, credentials:
     assert not Generation.objects.exists()
     quote = alice_client.get(reverse("quote"), {"model": "kling-2-5-turbo", "variants": junk})
     assert quote.status_code == 200 and quote.json()["count"] == 1
+
+
+def test_an_admins_copy_of_a_private_video_stays_private(
+    alice: Any, admin_user: Any, bob_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    source = make_generation(alice, prompt="A private storyboard", visibility="private")
+    credits_grant(user=admin_user, amount=100, reason="test", actor=None)
+    copy = generation_again(user=admin_user, source=source, form_token=uuid.uuid4())
+    assert (copy.owner, copy.visibility) == (admin_user, "private")
+    assert bob_client.get(reverse("generation", args=[copy.pk])).status_code == 404
+
+
+def test_a_refused_generate_again_leaves_no_copy_of_the_picture(
+    alice: Any, charlie: Any, credentials: Any, make_generation: Any, media_root: Any
+) -> None:
+    name = default_storage.save(f"uploads/{alice.pk}/start.jpg", ContentFile(b"\xff\xd8 a picture"))
+    source = make_generation(alice, model="mulerun:kling-v2.5-turbo", image_url=images.STORED + name)
+    for _ in range(3):  # charlie has no credits
+        with pytest.raises(InsufficientCredits):
+            generation_again(user=charlie, source=source, form_token=uuid.uuid4())
+    assert (
+        not default_storage.exists(f"uploads/{charlie.pk}/")
+        or default_storage.listdir(f"uploads/{charlie.pk}")[1] == []
+    )
+
+
+def test_no_generate_again_button_for_a_model_the_members_rules_forbid(
+    alice: Any, bob: Any, bob_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    source = make_generation(alice, prompt="A kite", status="ready")
+    MemberPolicy.objects.create(user=bob, allowed_modes=["pro"])
+    assert "Generate again" not in bob_client.get(reverse("generation", args=[source.pk])).content.decode()

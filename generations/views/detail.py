@@ -147,7 +147,7 @@ def generation_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "can_manage": can_manage,
         "is_favorite": Favorite.objects.filter(user=request.user, generation=gen).exists(),
         "visibility_choices": Generation.Visibility.choices,
-        "again_cost": again_cost(gen),
+        "again_cost": again_cost(gen, request.user),
         "again_token": uuid.uuid4(),
     }
     return render(request, "generations/generation.html", ctx)
