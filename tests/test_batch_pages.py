@@ -9,6 +9,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -276,3 +277,38 @@ def test_a_batch_shows_its_progress_and_credits_net_of_refunds_live(
     detail = alice_client.get(batch_url).content.decode()
     assert f"{second.cost} credits ({first.cost} refunded)" in detail and "data-status-url" in detail
     assert bob_client.get(reverse("batch_status", args=[batch.pk])).status_code == 404
+
+
+def test_back_then_a_new_list_makes_a_new_batch_and_a_resent_form_says_so(
+    alice: Any, alice_client: Client, credentials: Any
+) -> None:
+    first = check(alice_client, prompts="List A").content.decode()
+    sent = confirm_fields(first)
+    alice_client.post(URL, sent)
+    # Back to the page, a new list checked with the page's own token, then Generate.
+    second = check(alice_client, prompts="List B one\nList B two", form_token=sent["form_token"]).content.decode()
+    assert confirm_fields(second)["form_token"] != sent["form_token"]
+    alice_client.post(URL, confirm_fields(second))
+    assert sorted(Generation.objects.values_list("prompt", flat=True)) == ["List A", "List B one", "List B two"]
+    again = alice_client.post(URL, sent, follow=True).content.decode()
+    assert "already sent" in again and Generation.objects.count() == 3
+
+
+def test_the_same_form_twice_with_the_last_credits_opens_the_batch_both_times(credentials: Any) -> None:
+    dana = make_member("dana", 2 * unit())
+    client = _client_for(dana)
+    form = confirm_fields(check(client, prompts="One\nTwo").content.decode())
+    assert client.post(URL, form).status_code == 302
+    second = client.post(URL, form)
+    assert second.status_code == 302 and second["Location"] == reverse("batch", args=[Batch.objects.get().pk])
+
+
+def test_a_zip_leaves_out_a_video_whose_file_is_gone(alice: Any, alice_client: Client, ready_video: Any) -> None:
+    batch = Batch.objects.create(owner=alice, title="Shoes")
+    for row in (1, 2):
+        gen = ready_video(alice, prompt=f"Shoe {row}")
+        Generation.objects.filter(pk=gen.pk).update(batch=batch, batch_row=row)
+    default_storage.delete(Generation.objects.get(batch_row=1).video.name)
+    response = alice_client.get(reverse("batch_zip", args=[batch.pk]))
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        assert archive.namelist() == ["02-shoe-2.mp4"]

@@ -66,3 +66,15 @@ def test_two_batches_that_each_fit_but_not_together_admit_one(sim_credentials: A
     assert Generation.objects.filter(owner=dana).count() == 3
     assert CreditAccount.balance_of(dana) == 2 * cost
     assert credits_audit() == []
+
+
+def test_the_same_form_sent_at_once_with_only_the_credits_for_it_opens_the_batch_every_time(
+    sim_credentials: Any,
+) -> None:
+    probe = make_member("probe", 1000)
+    cost = batch_create(user=probe, items=rows(1)).total_cost
+    dana = make_member("dana", 3 * cost)  # exactly one batch of 3: the duplicates find no credits left
+    token = uuid.uuid4()
+    results = at_once([lambda: batch_create(user=dana, items=rows(3), form_token=token)] * 6)
+    assert all(isinstance(r, Batch) for r in results), results  # never "not enough credits, nothing charged"
+    assert CreditAccount.balance_of(dana) == 0 and Generation.objects.filter(owner=dana).count() == 3

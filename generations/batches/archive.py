@@ -6,6 +6,7 @@ first byte, so the download shows its progress. Memory stays at one chunk whatev
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from django.core.files.storage import default_storage
@@ -16,6 +17,7 @@ from zipstream import ZIP_STORED, ZipStream
 from generations.models import Batch, Generation
 
 CHUNK = 256 * 1024
+log = logging.getLogger(__name__)
 
 
 def _chunks(name: str) -> Iterator[bytes]:
@@ -34,7 +36,12 @@ def batch_zip_response(batch: Batch) -> StreamingHttpResponse:
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     for gen in ready_videos(batch):
         name = f"{gen.batch_row or 0:02d}-{slugify(gen.title)[:60] or 'video'}.mp4"
-        archive.add(_chunks(gen.video.name), name, size=default_storage.size(gen.video.name))
+        try:
+            size = default_storage.size(gen.video.name)
+        except Exception:  # its file is gone (an operator's mistake; any storage's error): the ZIP holds the others
+            log.error("batch %s: the video file of %s is missing from storage", batch.pk, gen.pk)
+            continue
+        archive.add(_chunks(gen.video.name), name, size=size)
     response = StreamingHttpResponse(archive, content_type="application/zip")
     response["Content-Length"] = str(len(archive))
     title = slugify(batch.title)[:60] or "batch"

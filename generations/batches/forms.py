@@ -181,5 +181,7 @@ class BatchForm(forms.Form):
         values = [(name, data.get(name)) for name in (*SETTINGS, "template") if name in self.fields]
         values = [(k, v) for k, v in values if v is not None]
         values = [(k, v) for k, v in values if k != "sound" or v]  # an unticked box sends nothing
-        checked = [("rows_csv", self.checked_csv()), ("form_token", data["form_token"]), ("quoted_total", total)]
+        # A new token for each check: the list checked now is a new batch, even when the page came back from
+        # an earlier Generate (Back); sending this same Generate form twice still makes one.
+        checked = [("rows_csv", self.checked_csv()), ("form_token", uuid.uuid4()), ("quoted_total", total)]
         return [*values, *checked, ("generate", "1")]

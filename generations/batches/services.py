@@ -90,7 +90,12 @@ def batch_create(
         return done
     if kind == Batch.Kind.VARIANTS and not 2 <= len(items) <= MAX_VARIANTS:
         raise catalog.CatalogError({"variants": f"Choose from 1 to {MAX_VARIANTS} variants."})
-    gens = batch_prepare(user=user, items=items, visibility=visibility)
+    try:
+        gens = batch_prepare(user=user, items=items, visibility=visibility)
+    except RowsRefused as exc:
+        if kind == Batch.Kind.VARIANTS:  # the same settings in every row: one sentence, not one per variant
+            raise catalog.CatalogError({"model": next(iter(exc.rows.values()))}) from None
+        raise
     total = sum(g.cost for g in gens)
     check_quote(total, quoted_total)
     credits_account(user)
@@ -106,7 +111,9 @@ def batch_create(
                 )
             batch.save(force_insert=True)
             generations_admit(user, gens, batch=batch, what=what)
-    except IntegrityError:
+    except (IntegrityError, catalog.CatalogError, InsufficientCredits):
+        # The same form sent twice at once: the other request made the batch (and spent the credits or the cap
+        # this one would have found missing). Say what was made, not "nothing was charged".
         if form_token is not None and (done := Batch.objects.filter(owner=user, form_token=form_token).first()):
             return done
         raise

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_safe
 
 from generations import catalog
@@ -57,9 +58,15 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid() and form.items:
         data = form.cleaned_data
         try:
-            if "generate" in request.POST and (batch := _generate(request, form)):
-                messages.success(request, f"{len(form.items)} videos are queued.", extra_tags="live")
-                return redirect(batch)
+            if "generate" in request.POST:
+                repeat = Batch.objects.filter(owner=request.user, form_token=data["form_token"]).exists()
+                if batch := _generate(request, form):
+                    if repeat:
+                        messages.info(request, "This list was already sent, so here is its batch (charged once).")
+                    else:
+                        queued = f"{len(form.items)} video{pluralize(len(form.items))} queued."
+                        messages.success(request, queued, extra_tags="live")
+                    return redirect(batch)
             # A check, or a Generate refused as a whole (a price rose, the balance fell): the list priced anew.
             gens = batch_prepare(user=request.user, items=form.items, visibility=data["visibility"])
             preview = _preview(request, form, gens)
@@ -99,7 +106,8 @@ def _sentence(exc: catalog.CatalogError | InsufficientCredits) -> str:
 def _title(form: BatchForm) -> str:
     template = form.chosen_template
     first = form.items[0].params["prompt"]
-    return f"{template.name}: {len(form.items)} videos" if template else f"{len(form.items)} videos: {first[:120]}"
+    count = f"{len(form.items)} video{pluralize(len(form.items))}"
+    return f"{template.name}: {count}" if template else f"{count}: {first[:120]}"
 
 
 def _preview(request: HttpRequest, form: BatchForm, gens: list[Generation]) -> dict[str, Any]:

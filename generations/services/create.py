@@ -15,7 +15,7 @@ from generations.clock import db_now
 from generations.media import images
 from generations.models import Generation, Price
 from generations.services import line, routing, team
-from generations.services.credits import credits_account, credits_charge
+from generations.services.credits import InsufficientCredits, credits_account, credits_charge
 
 
 def price_for(model_key: str, *, mode: str, duration: int, sound: bool) -> int:
@@ -124,7 +124,9 @@ def generation_create(
     try:
         with transaction.atomic():
             generations_admit(user, [gen])
-    except IntegrityError:
+    except (IntegrityError, catalog.CatalogError, InsufficientCredits):
+        # The same form sent twice at once: the other request made the video (and spent what this one found
+        # missing). Open what was made rather than say nothing was charged.
         if form_token is not None:
             existing = Generation.objects.filter(owner=user, form_token=form_token).first()
             if existing is not None:
