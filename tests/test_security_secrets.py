@@ -264,6 +264,7 @@ def test_no_secret_reaches_a_log_an_error_or_the_ledger_whatever_the_provider_do
     settings.VIDEO_MAX_BYTES = 8 * 1024 * 1024
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # callback URLs are built (and go nowhere): more code paths
     settings.LEASE_SECONDS = 4
+    settings.MAX_IN_FLIGHT_PER_MEMBER = 0  # every video at once: this is about secrets, not the waiting line
     sim.task_seconds = 0.1
     monkeypatch.setattr(sim, "slow_seconds", 1.0)  # still past the provider read timeout; a slow download waits it
     gens = []
