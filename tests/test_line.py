@@ -44,7 +44,7 @@ def _work_until_done(gens: list[Generation], watch: Any = None) -> list[Generati
             watch()
         return not Generation.objects.filter(pk__in=ids, status__in=Generation.IN_FLIGHT).exists()
 
-    wait_for(settled, timeout=90, what="the line to empty")
+    wait_for(settled, timeout=180, what="the line to empty")  # 9 s alone; a loaded CI machine is slower
     return list(Generation.objects.filter(pk__in=ids).order_by("admitted_at"))
 
 

@@ -43,7 +43,7 @@ def other_video(alice: Any, ready_video: Any, credentials: Any) -> Generation:
 
 def share(client: Client, gen: Generation, **data: Any) -> Any:
     form = {"share-label": "Acme review", "share-days": "7"} | {f"share-{k}": v for k, v in data.items()}
-    return client.post(f"/videos/{gen.pk}/share/", form)
+    return client.post(f"/videos/{gen.pk}/share/", form, follow=True)
 
 
 def token_of(response: Any) -> str:
@@ -594,3 +594,13 @@ def test_no_token_reaches_the_site_log(alice_client: Client, video: Any) -> None
     logged = written.getvalue()
     assert "Not Found: /s/…/video.mp4" in logged and "Method Not Allowed (POST): /s/…/" in logged
     assert token not in logged
+
+
+def test_the_link_is_shown_once_and_a_reload_makes_no_second_link(alice_client: Client, video: Any) -> None:
+    response = alice_client.post(f"/videos/{video.pk}/share/", {"share-label": "Acme", "share-days": "7"})
+    assert response.status_code == 302
+    first = alice_client.get(response["Location"])
+    assert len(set(TOKEN_IN_PAGE.findall(first.content.decode()))) == 1 and first["Cache-Control"] == "no-store"
+    again = alice_client.get(response["Location"]).content.decode()  # a reload
+    assert TOKEN_IN_PAGE.findall(again) == [] and "shown once, when it was made" in again
+    assert ShareLink.objects.count() == 1

@@ -5,6 +5,7 @@ from generations.sharing import views
 urlpatterns = [
     # A member's side, next to the video's own pages (owner or staff).
     path("videos/<uuid:pk>/share/", views.share_create, name="share_create"),
+    path("videos/<uuid:pk>/share/<int:link_id>/", views.share_created, name="share_created"),
     path("videos/<uuid:pk>/share/<int:link_id>/revoke/", views.share_revoke, name="share_revoke"),
     # The client's side: open without login (views.shared_*), one video per token.
     path("s/<str:token>/", views.shared_page, name="shared_page"),

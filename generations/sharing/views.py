@@ -84,7 +84,25 @@ def share_create(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         link, token = share_link_create(generation=gen, actor=request.user, **form.service_kwargs())
     except ShareRefused as exc:  # the video changed since the page was drawn
         return _form_page(request, gen, refusal=exc, status=exc.status)
-    response = render(request, "sharing/created.html", {"gen": gen, "link": link, "url": _link_url(request, token)})
+    # Post/Redirect/Get: a reload of the page that shows the link must not make a second one. The token waits in
+    # the server-side session for that one page view, and is gone once shown.
+    request.session[f"{SHOWN_ONCE}{link.pk}"] = token
+    return redirect("share_created", pk=gen.pk, link_id=link.pk)
+
+
+SHOWN_ONCE = "share-shown-"
+
+
+@require_safe
+def share_created(request: HttpRequest, pk: uuid.UUID, link_id: int) -> HttpResponse:
+    """The new link, shown this once; a reload says it was shown (the site keeps only its hash)."""
+    gen = get_generation_for_owner(request, pk)
+    link = gen.share_links.filter(pk=link_id).first()
+    if link is None:
+        raise Http404("No such link.")
+    token = request.session.pop(f"{SHOWN_ONCE}{link.pk}", None)
+    url = _link_url(request, token) if token else ""
+    response = render(request, "sharing/created.html", {"gen": gen, "link": link, "url": url})
     # The only page that ever shows the token: no cache, no back-button copy.
     response["Cache-Control"] = "no-store"
     return response
