@@ -604,3 +604,18 @@ def test_the_link_is_shown_once_and_a_reload_makes_no_second_link(alice_client: 
     again = alice_client.get(response["Location"]).content.decode()  # a reload
     assert TOKEN_IN_PAGE.findall(again) == [] and "shown once, when it was made" in again
     assert ShareLink.objects.count() == 1
+
+
+def test_a_link_whose_video_was_made_private_is_listed_as_paused_not_active(
+    alice: Any, alice_client: Client, admin_user: Any, video: Any
+) -> None:
+    admin = Client()
+    admin.force_login(admin_user)
+    token = make_link(admin, video)
+    Generation.objects.filter(pk=video.pk).update(visibility=Generation.Visibility.PRIVATE)
+    assert Client().get(f"/s/{token}/").status_code == 404
+    page = alice_client.get(f"/videos/{video.pk}/").content.decode()
+    assert "Paused: the video is not shared now" in page and ">Active<" not in page
+    assert "Revoke" in page  # a paused link can still be ended for good
+    Generation.objects.filter(pk=video.pk).update(visibility=Generation.Visibility.TEAM)
+    assert Client().get(f"/s/{token}/").status_code == 200

@@ -19,7 +19,7 @@ from generations import audit
 from generations.models import ShareLink
 from generations.sharing.services import ShareRefused, share_link_revoke, share_link_state
 
-STATE_LABELS = {"active": "Active", "expired": "Expired", "revoked": "Revoked"}
+STATE_LABELS = {"active": "Active", "expired": "Expired", "revoked": "Revoked", "paused": "Paused (video withheld)"}
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -27,7 +27,7 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return list(STATE_LABELS.items())
+        return [(k, v) for k, v in STATE_LABELS.items() if k != "paused"]  # "active" lists paused links too
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
         now = timezone.now()

@@ -112,12 +112,16 @@ def share_link_find(*, token: str) -> ShareLink | None:
     )
     if link is None:
         return None
+    return None if video_withheld(link) else link
+
+
+def video_withheld(link: ShareLink) -> bool:
+    """The link's video can no longer be shown: deleted, not ready, or made private by its owner after someone
+    else shared it (one rule for the shared page and for the state the video's page lists)."""
     gen = link.generation
     if gen.deleted_at is not None or gen.status != S.READY or not gen.video:
-        return None
-    if gen.visibility == Generation.Visibility.PRIVATE and link.created_by_id != gen.owner_id:
-        return None
-    return link
+        return True
+    return gen.visibility == Generation.Visibility.PRIVATE and link.created_by_id != gen.owner_id
 
 
 def share_link_record_view(*, link: ShareLink) -> None:
@@ -126,7 +130,10 @@ def share_link_record_view(*, link: ShareLink) -> None:
 
 
 def share_link_state(link: ShareLink, now: datetime | None = None) -> str:
-    """The state the list on the video's page and the admin show: "active", "expired" or "revoked"."""
+    """The state the list on the video's page and the admin show: "active", "paused" (its video is withheld, e.g.
+    made private: the link works again if the video is shared again), "expired" or "revoked"."""
     if link.revoked_at is not None:
         return "revoked"
-    return "active" if link.expires_at > (now or timezone.now()) else "expired"
+    if link.expires_at <= (now or timezone.now()):
+        return "expired"
+    return "paused" if video_withheld(link) else "active"
