@@ -1,0 +1,70 @@
+"""Personal API tokens: made, found and revoked here only. The token is shown once; the database keeps its SHA-256.
+
+A token has 256 random bits, so one fast hash is enough (a slow password hash guards guessable secrets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from generations.models_api import ApiToken
+
+PREFIX = "ks_"
+NAME_MAX = 80
+# last_used_at is written at most this often per token, so reads do not each write a row.
+USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenError(ValueError):
+    pass
+
+
+def digest_of(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_create(*, user: Any, name: str, scope: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns the row and the token itself, which is never shown again."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise TokenError("Give the token a name, such as the script that will use it.")
+    if len(name) > NAME_MAX:
+        raise TokenError(f"Keep the name under {NAME_MAX} characters.")
+    if scope not in ApiToken.Scope.values:
+        raise TokenError("Choose Read, or Read and write.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise TokenError("Choose an expiry date in the future.")
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, scope=scope, expires_at=expires_at, prefix=raw[:8], digest=digest_of(raw)
+    )
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_find(raw: str) -> ApiToken | None:
+    """The live token for a Bearer value (not revoked, not expired, its member active), or None."""
+    if not raw.startswith(PREFIX) or len(raw) > 100:
+        return None
+    token = ApiToken.objects.select_related("user").filter(digest=digest_of(raw)).first()
+    now = timezone.now()
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def tokens_of(user: Any) -> list[ApiToken]:
+    return list(ApiToken.objects.filter(user=user))
