@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -32,6 +31,7 @@ from generations.sharing.services import (
     share_link_state,
     share_refusal,
 )
+from generations.views import shown_once
 from generations.views.access import get_generation_for_owner
 from generations.views.files import serve_poster, serve_video
 
@@ -65,9 +65,7 @@ def _form_page(request: HttpRequest, gen: Generation, **ctx: Any) -> HttpRespons
 
 
 def _link_url(request: HttpRequest, token: str) -> str:
-    path = reverse("shared_page", args=[token])
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
-    return base + path if base else request.build_absolute_uri(path)
+    return shown_once.site_url(request, reverse("shared_page", args=[token]))
 
 
 @require_http_methods(["GET", "POST"])
@@ -84,13 +82,9 @@ def share_create(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         link, token = share_link_create(generation=gen, actor=request.user, **form.service_kwargs())
     except ShareRefused as exc:  # the video changed since the page was drawn
         return _form_page(request, gen, refusal=exc, status=exc.status)
-    # Post/Redirect/Get: a reload of the page that shows the link must not make a second one. The token waits in
-    # the server-side session for that one page view, and is gone once shown.
-    request.session[f"{SHOWN_ONCE}{link.pk}"] = token
+    # Post/Redirect/Get: a reload of the page that shows the link must not make a second one.
+    shown_once.keep(request, "share", link.pk, token)
     return redirect("share_created", pk=gen.pk, link_id=link.pk)
-
-
-SHOWN_ONCE = "share-shown-"
 
 
 @require_safe
@@ -100,12 +94,10 @@ def share_created(request: HttpRequest, pk: uuid.UUID, link_id: int) -> HttpResp
     link = gen.share_links.filter(pk=link_id).first()
     if link is None:
         raise Http404("No such link.")
-    token = request.session.pop(f"{SHOWN_ONCE}{link.pk}", None)
+    token = shown_once.take(request, "share", link.pk)
     url = _link_url(request, token) if token else ""
-    response = render(request, "sharing/created.html", {"gen": gen, "link": link, "url": url})
-    # The only page that ever shows the token: no cache, no back-button copy.
-    response["Cache-Control"] = "no-store"
-    return response
+    # The only page that ever shows the token.
+    return shown_once.not_stored(render(request, "sharing/created.html", {"gen": gen, "link": link, "url": url}))
 
 
 @require_POST
