@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations.views import credits, detail, files, gallery, hooks, images, library, line, new, settings
+from generations.views import api_tokens, credits, detail, files, gallery, hooks, images, library, line, new, settings
 
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
@@ -23,5 +23,8 @@ urlpatterns = [
     path("credits/", credits.credits_page, name="credits"),
     path("line/", line.line_page, name="line"),
     path("settings/", settings.member_settings, name="member_settings"),
+    path("settings/api/", api_tokens.api_tokens, name="api_tokens"),
+    path("settings/api/<int:token_id>/new/", api_tokens.api_token_created, name="api_token_created"),
+    path("settings/api/<int:token_id>/revoke/", api_tokens.api_token_revoke, name="api_token_revoke"),
     path("hooks/<str:provider>/<str:secret>/", hooks.provider_hook, name="provider_hook"),
 ]

@@ -50,15 +50,22 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def token_state(token: ApiToken, now: datetime | None = None) -> str:
+    """"revoked", "expired" or "active": only an active token opens the API."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or timezone.now()):
+        return "expired"
+    return "active"
+
+
 def token_find(raw: str) -> ApiToken | None:
     """The live token for a Bearer value (not revoked, not expired, its member active), or None."""
     if not raw.startswith(PREFIX) or len(raw) > 100:
         return None
     token = ApiToken.objects.select_related("user").filter(digest=digest_of(raw)).first()
     now = timezone.now()
-    if token is None or token.revoked_at is not None or not token.user.is_active:
-        return None
-    if token.expires_at is not None and token.expires_at <= now:
+    if token is None or token_state(token, now) != "active" or not token.user.is_active:
         return None
     if token.last_used_at is None or now - token.last_used_at >= USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,4 +1,5 @@
-"""The member's own settings: the email address notifications go to, and whether to send them."""
+"""The member's own settings: the email address notifications go to, and whether to send them; a way to API tokens
+(generations/views/api_tokens.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from generations.api.tokens import token_state, tokens_of
 from generations.forms import MemberSettingsForm
 from generations.models import MemberSettings
 
@@ -19,4 +21,5 @@ def member_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("member_settings")
-    return render(request, "generations/settings.html", {"form": form})
+    active_tokens = sum(token_state(t) == "active" for t in tokens_of(request.user))
+    return render(request, "generations/settings.html", {"form": form, "active_tokens": active_tokens})

@@ -74,6 +74,14 @@
     });
   });
 
+  // A field that picks its own option: a date typed in picks "On a date" (Settings → API tokens) -------------------
+  document.querySelectorAll("[data-checks]").forEach(function (input) {
+    input.addEventListener("input", function () {
+      var option = document.getElementById(input.getAttribute("data-checks"));
+      if (option && input.value) option.checked = true;
+    });
+  });
+
   // Error summary -----------------------------------------------------------------------------------------------
   var summary = document.querySelector(".error-summary");
   if (summary) {
