@@ -95,7 +95,7 @@ def _path(pattern: URLPattern, pk: Any = None) -> str:
             prefix = str(entry.pattern)
     kwargs = {
         "pk": pk, "provider": "kling", "secret": "x" * 43, "uidb64": "MQ", "token": "set-password", "which": "start",
-        "link_id": 1, "template_id": 1,
+        "link_id": 1, "template_id": 1, "token_id": 1,
     }  # fmt: skip
     route = str(pattern.pattern)
     for name in pattern.pattern.converters:
@@ -293,6 +293,43 @@ def test_a_remix_of_a_video_one_cannot_see_is_a_404(who: str, world: dict[str, A
     client = client_for(world, who)
     assert client.get(f"/new/?remix={world['items']['private'].pk}").status_code == 404
     assert client.get(f"/new/?remix={world['items']['team'].pk}").status_code == 200
+
+
+# --- personal API tokens: each member's own, a 404 for everyone else (staff included) ------------------------------
+
+TOKEN_PATTERNS = [p for p in OTHER_PATTERNS if (p.name or "").startswith("api_token")]
+
+
+def test_the_token_matrix_covers_every_token_url() -> None:
+    assert {p.name for p in TOKEN_PATTERNS} == {"api_tokens", "api_token_created", "api_token_revoke"}
+
+
+def expected_for_token(name: str, method: str, who: str) -> int:
+    if name == "api_tokens":  # everyone's own list; a POST without the form's fields makes nothing
+        return 200 if method == "GET" else 400
+    if name == "api_token_created":  # the page that shows a new token once (GET only)
+        return 405 if method == "POST" else (200 if who == "alice" else 404)
+    assert name == "api_token_revoke", name
+    return (200 if method == "GET" else 302) if who == "alice" else 404
+
+
+@pytest.mark.parametrize("pattern", TOKEN_PATTERNS, ids=lambda p: p.name)
+@pytest.mark.parametrize("who", ["alice", "bob", "charlie", "staff"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_token_matrix(pattern: URLPattern, who: str, method: str, world: dict[str, Any]) -> None:
+    from generations.api.tokens import token_create
+    from generations.models_api import ApiToken
+
+    token, _ = token_create(user=world["users"]["alice"], name="Alice's deploy bot", scope="write")
+    url = _path(pattern).replace("/1/", f"/{token.pk}/")
+    response = getattr(client_for(world, who), method.lower())(url)
+    assert response.status_code == expected_for_token(pattern.name, method, who), response.content[:300]
+    token.refresh_from_db()
+    assert ApiToken.objects.count() == 1, "no request here makes a token"
+    assert (token.revoked_at is not None) == (pattern.name == "api_token_revoke" and method == "POST"
+                                              and who == "alice")  # fmt: skip
+    if response.status_code == 404:
+        assert "Alice's deploy bot" not in response.content.decode()
 
 
 # --- the admin and the queue dashboard -------------------------------------------------------------------------------

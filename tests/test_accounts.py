@@ -50,6 +50,10 @@ def test_every_page_redirects_anonymous_visitors_to_login(client, pattern):
     assert response["Location"].startswith(reverse("login"))
 
 
+def test_the_walk_includes_the_api_token_pages():
+    assert {"api_tokens", "api_token_created", "api_token_revoke"} <= {p.name for p in _member_patterns()}
+
+
 @pytest.mark.django_db
 def test_login_page_is_styled_and_open(client):
     response = client.get(reverse("login"))

@@ -21,7 +21,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from generations.models import CreditEntry, Favorite, Generation, Price, ProviderCredential, ShareLink
+from generations.api.tokens import token_create
+from generations.models import ApiToken, CreditEntry, Favorite, Generation, Price, ProviderCredential, ShareLink
 from generations.prompts.services import template_create
 from tests.fixtures_pages import make_credential
 
@@ -49,7 +50,7 @@ SITE_PARAMS = [
     "remix", "download", "next", "visibility", "prompt", "username", "password", "email", "form_token",
     "shot_duration_1", "camera_value", "cfg_scale", "image_url", "share-label", "share-days", "share-show_names",
     "from", "prefill", "name", "text", "aspect_ratio", "sound", "v_subject", "variants", "prompts", "rows_csv",
-    "template", "quoted_total", "quoted_cost",
+    "template", "quoted_total", "quoted_cost", "scope", "expires", "expires_on",
 ]  # fmt: skip
 # The admin refuses unknown lookups as a whole, so its parameters go one at a time.
 ADMIN_COMMON = ["q", "o", "p", "_changelist_filters", "_to_field"]
@@ -100,7 +101,7 @@ def _fill(route: str, values: dict[str, list[str]]) -> list[str]:
 
 def _fingerprint() -> tuple[Any, ...]:
     """What a refused request must not change, in one cheap query."""
-    tables = [Generation, CreditEntry, Favorite, ProviderCredential, Price, ShareLink, get_user_model()]
+    tables = [Generation, CreditEntry, Favorite, ProviderCredential, Price, ShareLink, ApiToken, get_user_model()]
     counts = " , ".join(f"(SELECT COUNT(*) FROM {m._meta.db_table})" for m in tables)
     gen = Generation._meta.db_table
     extra = (
@@ -108,7 +109,8 @@ def _fingerprint() -> tuple[Any, ...]:
         f"(SELECT COUNT(*) FROM {gen} WHERE visibility = 'private'), "
         f"(SELECT COUNT(*) FROM {gen} WHERE status = 'ready'), "
         f"(SELECT COUNT(*) FROM {ProviderCredential._meta.db_table} WHERE is_active), "
-        f"(SELECT COUNT(*) FROM {ShareLink._meta.db_table} WHERE revoked_at IS NOT NULL)"
+        f"(SELECT COUNT(*) FROM {ShareLink._meta.db_table} WHERE revoked_at IS NOT NULL), "
+        f"(SELECT COUNT(*) FROM {ApiToken._meta.db_table} WHERE revoked_at IS NOT NULL)"
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {counts}, {extra}")  # table names from models, no input
@@ -121,6 +123,7 @@ def world(alice: Any, charlie: Any, admin_user: Any, ready_video: Any, make_gene
     video = ready_video(alice)
     queued = make_generation(alice, status="queued")
     template = template_create(owner=alice, name="Walk", text="{subject} walking through {place}", shared=True)
+    token, _ = token_create(user=alice, name="Walk script", scope="read")
     clients = {"anonymous": Client(raise_request_exception=False)}
     for name, user in (("alice", alice), ("charlie", charlie), ("staff", admin_user)):
         clients[name] = Client(raise_request_exception=False)
@@ -142,6 +145,7 @@ def world(alice: Any, charlie: Any, admin_user: Any, ready_video: Any, make_gene
         "path": ["x", "²/9999-12-31"],
         "int": ["0", "9"],
         "template_id": [str(template.pk), "9"],
+        "token_id": [str(token.pk), "9"],
     }
     return {"clients": clients, "values": converter_values, "user": {"alice": alice, "charlie": charlie,
             "staff": admin_user}}  # fmt: skip
