@@ -235,3 +235,43 @@ def test_the_page_that_shows_a_token_takes_no_post_and_revoking_takes_no_put(ali
     assert alice_client.post(f"/settings/api/{token.pk}/new/").status_code == 405
     assert alice_client.put(f"/settings/api/{token.pk}/revoke/").status_code == 405
     assert alice_client.put(PAGE).status_code == 405
+
+
+# --- in a browser ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_member_makes_a_token_copies_it_and_it_opens_the_api(
+    browser: Any, live_server: Any, alice: Any
+) -> None:
+    from tests.fixtures_browser import Session
+
+    member = Session(browser, live_server.url, alice)
+    member.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = member.open("/settings/")
+    page.get_by_role("link", name="Manage API tokens").click()
+    page.get_by_role("heading", name="API tokens", exact=True).wait_for()
+    page.get_by_label("Name").fill("Grafana dashboard")
+    page.get_by_text("Read and write", exact=True).click()
+    day = timezone.localdate() + timedelta(days=20)
+    page.get_by_label("Date", exact=True).fill(day.isoformat())  # picking a date picks "On a date"
+    assert page.get_by_label("On a date", exact=True).is_checked()
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_role("heading", name="Your new API token").wait_for()
+    raw = page.get_by_label("Token", exact=True).input_value()
+    page.get_by_role("button", name="Copy token").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == raw
+    page.get_by_role("button", name="Copy command").click()
+    page.locator('button[data-copy-text^="curl"]:has-text("Copied")').wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        f'curl -H "Authorization: Bearer {raw}" {live_server.url}/api/v1/balance'
+    )
+    member.check("api-token-created")
+    page.reload()
+    page.get_by_text("This token was shown once, when it was made.").wait_for()
+    assert raw not in page.content()
+    member.close()
+    token = token_find(raw)
+    assert token is not None and (token.user, token.name, token.scope) == (alice, "Grafana dashboard", "write")
+    assert timezone.localtime(token.expires_at).date() == day

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from generations.models import Batch, Generation, ShareLink
+from generations.api.tokens import token_create, token_find
+from generations.models import ApiToken, Batch, Generation, ShareLink
 from generations.prompts.services import template_create
 from generations.sharing.services import share_link_create
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
@@ -118,6 +119,30 @@ def test_every_page_at_two_widths_in_light_and_dark(
                     text="A {product} turning slowly on a white pedestal, soft studio light, " * 3, shared=True)
     template_create(owner=alice, name="Lighthouse", text="A lighthouse at dusk, waves, no placeholders")
 
+    # API tokens: one in use, one revoked, one expired; then a new one made through the form and shown once.
+    in_use, raw = token_create(user=alice, name="Nightly export to the team drive", scope="write",
+                               expires_at=now + timedelta(days=80))  # fmt: skip
+    token_find(raw)  # last used: now
+    token_create(user=alice, name="Leaked in a pasted log", scope="write")
+    token_create(user=alice, name="Old laptop", scope="read")
+    ApiToken.objects.filter(name="Leaked in a pasted log").update(revoked_at=now - timedelta(days=2),
+                                                                  created_at=now - timedelta(days=30))  # fmt: skip
+    ApiToken.objects.filter(name="Old laptop").update(created_at=now - timedelta(days=400),
+                                                      expires_at=now - timedelta(days=35))  # fmt: skip
+
+    def create_token(page: Any) -> Any:
+        page.get_by_label("Name").fill("Grafana dashboard")
+        with page.expect_navigation() as sent:
+            page.get_by_role("button", name="Create token").click()
+        return sent.value
+
+    def forget_the_date(page: Any) -> Any:
+        page.get_by_label("Name").fill("Grafana dashboard")
+        page.get_by_text("On a date", exact=True).click()
+        with page.expect_navigation() as sent:
+            page.get_by_role("button", name="Create token").click()
+        return sent.value
+
     member = Session(browser, live_server.url, alice)
     pages = [
         ("/", "gallery"),
@@ -143,11 +168,16 @@ def test_every_page_at_two_widths_in_light_and_dark(
         (f"/templates/{walk.pk}/use/", "template-use"),
         (f"/templates/{walk.pk}/edit/", "template-edit"),
         ("/templates/history/", "prompt-history"),
+        ("/settings/", "settings"),
+        ("/settings/api/", "api-tokens"),
+        (f"/settings/api/{in_use.pk}/revoke/", "api-token-revoke"),
     ]
     pages += [(f"/videos/{own.pk}/", "video-own-with-share-links"), (f"/videos/{own.pk}/share/", "share-form")]
     for path, name in pages:
         _shoot(member, path, name)
     _shoot(member, f"/videos/{own.pk}/share/", "share-link-created", then=create_link)
+    _shoot(member, "/settings/api/", "api-tokens-bad-date", status=400, then=forget_the_date)
+    _shoot(member, "/settings/api/", "api-token-created", then=create_token)
     _shoot(member, "/no-such-page/", "not-found", status=404)
     member.close()
 
