@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from generations import audit
 from generations.models import Webhook, WebhookDelivery
@@ -61,9 +62,9 @@ class WebhookAdmin(_ReadOnly):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(_ReadOnly):
-    list_display = ("event", "generation", "webhook", "state", "attempts", "status_code", "error", "created_at")
+    list_display = ("event", "video", "owner", "state", "attempts", "status_code", "last_attempt_at")
     list_filter = ("event", "created_at")
-    list_select_related = ("generation", "webhook")
+    list_select_related = ("generation", "webhook__owner")
     search_fields = ("=id", "=generation__id", "webhook__owner__username")
     show_full_result_count = False
     fields = (
@@ -71,6 +72,14 @@ class WebhookDeliveryAdmin(_ReadOnly):
         "last_attempt_at", "delivered_at", "gave_up_at", "created_at", "body",
     )  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="Video")
+    def video(self, obj: WebhookDelivery) -> str:
+        return Truncator(obj.generation.title).chars(40)
+
+    @admin.display(description="Member")
+    def owner(self, obj: WebhookDelivery) -> str:
+        return str(obj.webhook.owner)
 
     @admin.display(description="State")
     def state(self, obj: WebhookDelivery) -> str:
