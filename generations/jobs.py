@@ -9,6 +9,7 @@ import uuid
 from generations.services import line as line_service
 from generations.services import notify as notify_service
 from generations.services import pipeline, recovery
+from generations.webhooks import services as webhooks
 
 
 def submit(gen_id: str) -> None:
@@ -36,3 +37,7 @@ def notify(gen_id: str) -> None:
 
 def line(_: str = "") -> None:
     line_service.line_advance()
+
+
+def webhook(delivery_id: str) -> None:
+    webhooks.delivery_attempt(uuid.UUID(delivery_id))

@@ -441,3 +441,4 @@ class Favorite(models.Model):
 from generations.models_api import ApiToken, IdempotencyKey  # noqa: E402, F401
 from generations.models_studio import Batch, PromptTemplate, ShareLink  # noqa: E402, F401
 from generations.models_team import AllowanceGrant, GroupPolicy, MemberPolicy  # noqa: E402, F401
+from generations.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

@@ -23,6 +23,8 @@ FRIENDLY: dict[tuple[str, str], tuple[str, str, int]] = {
     ("generations", "price"): ("Videos and providers", "Prices", 22),
     ("generations", "sharelink"): ("Videos and providers", "Share links", 23),
     ("generations", "prompttemplate"): ("Videos and providers", "Prompt templates", 24),
+    ("generations", "webhook"): ("Videos and providers", "Webhooks", 25),
+    ("generations", "webhookdelivery"): ("Videos and providers", "Webhook deliveries", 26),
     ("django_rq", "dashboard"): ("Background work", "Queues", 30),
     ("django_rq", "queue"): ("Background work", "Queues", 30),
 }

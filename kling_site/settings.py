@@ -138,6 +138,8 @@ LEASE_SECONDS = env.int("LEASE_SECONDS", 120)
 VIDEO_MAX_BYTES = env.int("VIDEO_MAX_BYTES", 1024 * 1024 * 1024)
 # host:port pairs the video fetcher may reach although they are not public addresses (the simulator).
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", [])
+# host:port pairs webhook endpoints may use although they are not public addresses (tests, a local receiver).
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", [])
 # Public address of this site, used to build provider callback URLs; empty = no callbacks.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", "")
 SIMULATOR_KEYS = {

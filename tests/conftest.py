@@ -154,6 +154,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         POLL_FIRST_SECONDS=str(settings.POLL_FIRST_SECONDS),
         POLL_MAX_SECONDS=str(settings.POLL_MAX_SECONDS),
         FETCH_ALLOWED_HOSTS=",".join(settings.FETCH_ALLOWED_HOSTS),
+        WEBHOOK_ALLOWED_HOSTS=",".join(settings.WEBHOOK_ALLOWED_HOSTS),
         SWEEP_INTERVAL_SECONDS=str(settings.SWEEP_INTERVAL_SECONDS),
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
         PYTHONUNBUFFERED="1",

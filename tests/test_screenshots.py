@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from generations.api.tokens import token_create, token_find
-from generations.models import ApiToken, Batch, Generation, ShareLink
+from generations.crypto import encrypt_secrets
+from generations.models import ApiToken, Batch, Generation, ShareLink, Webhook, WebhookDelivery
 from generations.prompts.services import template_create
 from generations.sharing.services import share_link_create
 from tests.fixtures_browser import CHROMIUM, SHOTS, Session
@@ -188,6 +189,7 @@ def test_every_page_at_two_widths_in_light_and_dark(
     _shoot(anonymous, f"/s/{'A' * 43}/", "shared-link-not-available", status=404)
     anonymous.close()
 
+    gave_up = _webhooks_for_the_admin(alice, [ready[1], failed, ready[3]])
     admin = Session(browser, live_server.url, admin_user)
     for path, name in [
         ("/admin/", "admin-index"),
@@ -200,6 +202,30 @@ def test_every_page_at_two_widths_in_light_and_dark(
         ("/admin/generations/creditentry/", "admin-ledger"),
         ("/admin/generations/sharelink/", "admin-share-links"),
         ("/admin/generations/prompttemplate/", "admin-prompt-templates"),
+        ("/admin/generations/webhook/", "admin-webhooks"),
+        ("/admin/generations/webhookdelivery/", "admin-webhook-deliveries"),
+        (f"/admin/generations/webhookdelivery/{gave_up}/change/", "admin-webhook-delivery"),
     ]:
         _shoot(admin, path, name)
     admin.close()
+
+
+def _webhooks_for_the_admin(owner: Any, videos: list[Any]) -> Any:
+    """An endpoint with one delivery delivered, one retrying and one given up (its id is returned)."""
+    hook = Webhook.objects.create(
+        owner=owner, url="https://hooks.example.com/kling?token=abc", events=["generation.ready", "generation.failed"],
+        secret_encrypted=encrypt_secrets({"secret": "whsec_c2NyZWVuc2hvdA=="}),
+    )  # fmt: skip
+    now = timezone.now()
+    states = [
+        {"attempts": 1, "status_code": 200, "delivered_at": now},
+        {"attempts": 3, "status_code": 503, "error": "The endpoint answered HTTP 503.", "next_attempt_at": now},
+        {"attempts": 8, "error": "The endpoint did not answer within 10 seconds.", "gave_up_at": now},
+    ]
+    for video, state in zip(videos, states, strict=True):
+        event = "generation.failed" if video.status == S.FAILED else "generation.ready"
+        delivery = WebhookDelivery.objects.create(
+            webhook=hook, generation=video, event=event, last_attempt_at=now,
+            payload={"type": event, "data": {"id": str(video.pk), "status": video.status}}, **state,
+        )  # fmt: skip
+    return delivery.pk

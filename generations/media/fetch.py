@@ -154,6 +154,13 @@ def _validate(url: httpx.URL, allowed: frozenset[str]) -> _Target:
     return _Target(url=url, pinned_url=pinned, host=host, ip=ip)
 
 
+def check_destination(url: str, allowed_hosts: Iterable[str] = ()) -> _Target:
+    """Parse ``url``, resolve its host once and check every address with the download's rules (``allowed_hosts``
+    as in ``download``). Connect to the returned ``pinned_url`` with ``host`` as Host header and TLS SNI, never to
+    the name again (outgoing webhooks use this). Raises ``DownloadError`` (kind forbidden or dns)."""
+    return _validate(_parse(url), frozenset(h.lower() for h in allowed_hosts))
+
+
 def public_url_problem(url: str) -> str | None:
     """Why the downloader would refuse ``url`` as a destination (not http(s), credentials, a private, loopback or
     link-local address), or None. Forms check member-given URLs (start/end images, which providers fetch) with

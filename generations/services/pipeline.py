@@ -49,6 +49,7 @@ from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
 from generations.services import line, notify, routing
 from generations.services.credits import credits_refund
+from generations.webhooks.services import events_record
 
 log = logging.getLogger(__name__)
 S = Generation.Status
@@ -244,6 +245,7 @@ def generation_fail(
             return False
         gen = Generation.objects.select_related("owner").get(pk=pk)
         credits_refund(generation=gen, reason=reason[:200])
+        events_record(gen)
         notify.notify_later(pk)
     log.info("generation %s failed: %s", pk, reason)
     return True
@@ -579,22 +581,25 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         with suppress(FileNotFoundError):
             poster_path.unlink()
     checkpoint("fetch:final", gen)
-    ready = _advance(
-        gen,
-        S.DOWNLOADING,
-        status=S.READY,
-        video=video_name,
-        poster=poster_name,
-        file_size=size,
-        checksum=sha256,
-        video_duration=round(info.duration, 3),
-        width=info.width,
-        height=info.height,
-        has_audio=info.has_audio,
-        finished_at=db_now(),
-        next_run_at=None,
-        error="",
-    )
+    with transaction.atomic():  # the webhooks' outbox rows commit with READY or not at all
+        ready = _advance(
+            gen,
+            S.DOWNLOADING,
+            status=S.READY,
+            video=video_name,
+            poster=poster_name,
+            file_size=size,
+            checksum=sha256,
+            video_duration=round(info.duration, 3),
+            width=info.width,
+            height=info.height,
+            has_audio=info.has_audio,
+            finished_at=db_now(),
+            next_run_at=None,
+            error="",
+        )
+        if ready:
+            events_record(gen)
     if not ready:  # this claim was lost (or an admin moved the row): these keys are ours alone, nobody else's
         default_storage.delete(video_name)
         default_storage.delete(poster_name)

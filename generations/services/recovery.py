@@ -21,6 +21,7 @@ from generations.services import line
 from generations.services.notify import notify_later, untold
 from generations.services.pipeline import deadline_message, generation_fail, submit_step
 from generations.services.team import grant_allowances
+from generations.webhooks.services import deliveries_resume
 
 log = logging.getLogger(__name__)
 S = Generation.Status
@@ -61,6 +62,8 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
     for pk in untold():
         notify_later(pk)
         done["notify"] += 1
+    if webhooks := deliveries_resume():
+        done["webhooks"] += webhooks
     if allowances_due():
         done["allowances"] += grant_allowances()
     if done:
