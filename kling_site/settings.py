@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "auditlog",
+    "ninja",  # the API docs' Swagger UI from our own static files (the CSP allows no CDN)
     "generations",
 ]
 
@@ -112,6 +113,12 @@ RQ_QUEUES = {
     # synchronous provider calls that block for minutes (Segmind v1)
     "long": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1200, "SERIALIZER": _JSON},
 }
+# The cache: the API's per-token request counts, shared by every process (Django's own Redis backend).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "site"}
+}
+# Requests one API token may make per window ("120/min"; units s, min, h, day): more get 429 with Retry-After.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", "120/min")
 RQ = {"WORKER_CLASS": "generations.worker.Worker", "COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
 RQ_API_TOKEN = env.str("RQ_API_TOKEN", "")

@@ -5,6 +5,7 @@ generations/batches/urls.py, prompt templates in generations/prompts/urls.py; ac
 from django.contrib import admin
 from django.urls import include, path
 
+from generations.api import main as api_urls
 from kling_site import accounts
 
 admin.site.site_header = admin.site.site_title = "Kling Studio admin"
@@ -17,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", include("kling_site.rq_dashboard")),  # first: 404s for dashboard indexes that name nothing
     path("admin/", admin.site.urls),
+    path("api/", include((api_urls.urlpatterns, "api"), namespace="api")),  # the REST API (generations/api/main.py)
     path("reports/", include("generations.reports.urls")),  # usage reports: their own sub-package
     path("batch/", include("generations.batches.urls")),  # batches and variants
     path("", include("generations.sharing.urls")),  # share links: /videos/<pk>/share/… and the public /s/<token>/

@@ -51,7 +51,7 @@ def token_revoke(*, token: ApiToken) -> None:
 
 
 def token_state(token: ApiToken, now: datetime | None = None) -> str:
-    """"revoked", "expired" or "active": only an active token opens the API."""
+    """ "revoked", "expired" or "active": only an active token opens the API."""
     if token.revoked_at is not None:
         return "revoked"
     if token.expires_at is not None and token.expires_at <= (now or timezone.now()):

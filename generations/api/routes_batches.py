@@ -1,0 +1,78 @@
+"""/api/v1/batches: many prompts admitted together (all charged, or none), as the batch page does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from ninja import Header, Query, Router, Schema, Status
+
+from generations.api import out
+from generations.api.idempotency import HEADER, form_token_for
+from generations.api.problems import Problem
+from generations.api.schemas import BatchIn, BatchOut, BatchPage
+from generations.batches.services import Item, RowsRefused, batch_create
+from generations.batches.views import progress
+from generations.models import Batch
+
+router = Router(tags=["Batches"])
+
+
+def _own(request: HttpRequest, pk: uuid.UUID) -> Batch:
+    batch = Batch.objects.filter(pk=pk).first()
+    if batch is None or not (batch.owner_id == request.user.pk or request.user.is_staff):
+        raise Http404("No such batch.")
+    return batch
+
+
+def _detail(batch: Batch, user: Any) -> dict[str, Any]:
+    gens = batch.generations.alive().select_related("owner").order_by("batch_row")
+    return out.batch_out(batch, progress(batch)) | {"generations": [out.generation_out(g, user) for g in gens]}
+
+
+@router.post(
+    "/batches",
+    response={201: BatchOut, 200: BatchOut, 402: None},
+    summary="Up to 50 prompts of one model, charged together or not at all; needs an Idempotency-Key",
+)
+def batch_new(request: HttpRequest, payload: BatchIn, idempotency_key: str = Header("", alias=HEADER)) -> Status:
+    base = {k: v for k, v in {"mode": payload.mode}.items() if v}
+    items = [
+        Item(n, payload.model, base | row.dict(exclude_none=True), payload.account)
+        for n, row in enumerate(payload.rows, start=1)
+    ]
+    token = form_token_for(request.user, idempotency_key, "batch", payload.dict())
+    again = Batch.objects.filter(owner=request.user, form_token=token).first()
+    try:
+        batch = again or batch_create(
+            user=request.user,
+            items=items,
+            title=payload.title,
+            visibility=payload.visibility,
+            form_token=token,
+            quoted_total=payload.max_total,
+        )
+    except RowsRefused as exc:
+        raise Problem(
+            422, "Some rows are refused; nothing was charged.", {f"rows.{n - 1}": m for n, m in exc.rows.items()}
+        ) from None
+    return Status(200 if again else 201, _detail(batch, request.user))
+
+
+class BatchFilters(Schema):
+    cursor: str = ""
+    limit: int = 20
+
+
+@router.get("/batches", response=BatchPage, summary="Your batches, newest first")
+def batch_list(request: HttpRequest, filters: Query[BatchFilters]) -> dict[str, Any]:
+    if not 1 <= filters.limit <= 100:
+        raise Problem(422, "Bad limit.", {"limit": "From 1 to 100."})
+    rows, cursor = out.page_of(Batch.objects.filter(owner=request.user), cursor=filters.cursor, limit=filters.limit)
+    return {"items": [out.batch_out(b, progress(b)) for b in rows], "next_cursor": cursor}
+
+
+@router.get("/batches/{uuid:pk}", response=BatchOut, summary="One batch of yours, with its videos in row order")
+def batch_get(request: HttpRequest, pk: uuid.UUID) -> dict[str, Any]:
+    return _detail(_own(request, pk), request.user)

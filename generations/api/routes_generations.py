@@ -1,0 +1,174 @@
+"""/api/v1/generations and /api/v1/images: thin calls into the services the pages use."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Header, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from generations.api import form_input, out
+from generations.api.idempotency import HEADER, form_token_for
+from generations.api.problems import Problem
+from generations.api.schemas import GenerationIn, GenerationOut, GenerationPage, ImageOut, QuoteOut, VisibilityIn
+from generations.media import images
+from generations.models import Generation
+from generations.services import manage
+from generations.services.create import generation_create
+from generations.views import access, files
+from generations.views.new import quote_for
+
+router = Router(tags=["Generations"])
+S = Generation.Status
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _viewable(request: HttpRequest, pk: uuid.UUID) -> Generation:
+    return access.get_generation_for_viewer(request, pk)
+
+
+def _own(request: HttpRequest, pk: uuid.UUID) -> Generation:
+    return access.get_generation_for_owner(request, pk)
+
+
+@router.post("/quote", response=QuoteOut, summary="What a video would cost, and whether you can pay for it now")
+def quote(request: HttpRequest, payload: GenerationIn) -> dict:
+    return quote_for(request.user, payload.model, form_input.quote_values(payload, user=request.user))
+
+
+@router.post(
+    "/generations",
+    response={201: GenerationOut, 200: GenerationOut, 402: None, 409: None},
+    summary="Make a video (charged now, refunded if it fails); needs an Idempotency-Key",
+)
+def generation_new(
+    request: HttpRequest, payload: GenerationIn, idempotency_key: str = Header("", alias=HEADER)
+) -> Status:
+    form = form_input.checked_form(payload, user=request.user)
+    token = form_token_for(request.user, idempotency_key, "generation", payload.dict())
+    again = Generation.objects.filter(owner=request.user, form_token=token).first()
+    kwargs = form.create_kwargs() | {"form_token": token}
+    gen = again or generation_create(user=request.user, **kwargs)
+    return Status(200 if again else 201, out.generation_out(gen, request.user))
+
+
+class ListFilters(Schema):
+    scope: Literal["mine", "team"] = "mine"
+    status: Literal["queued", "submitting", "submitted", "running", "downloading", "ready", "failed", "canceled",
+                    "needs_attention", "in_flight", ""] = ""  # fmt: skip
+    model: str = ""
+    q: str = ""
+    batch: uuid.UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    cursor: str = ""
+    limit: int = 20
+
+
+@router.get("/generations", response=GenerationPage, summary="Your videos, or the team's shared ones, newest first")
+def generation_list(request: HttpRequest, filters: Query[ListFilters]) -> dict:
+    if not 1 <= filters.limit <= 100:
+        raise Problem(422, "Bad limit.", {"limit": "From 1 to 100."})
+    user = request.user
+    # "team": the gallery (every shared ready video, yours included); "mine": all of yours, in any state.
+    qs = (
+        Generation.objects.for_gallery(user)
+        if filters.scope == "team"
+        else Generation.objects.alive().filter(owner=user)
+    )
+    if filters.status == "in_flight":
+        qs = qs.filter(status__in=Generation.IN_FLIGHT)
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.model:
+        qs = qs.filter(model__in=out.model_keys(filters.model))
+    if filters.q:
+        qs = qs.matching(filters.q)
+    if filters.batch:
+        qs = qs.filter(batch_id=filters.batch)
+    if filters.created_after:
+        qs = qs.filter(created_at__gt=filters.created_after)
+    if filters.created_before:
+        qs = qs.filter(created_at__lt=filters.created_before)
+    rows, cursor = out.page_of(qs.select_related("owner"), cursor=filters.cursor, limit=filters.limit)
+    return {"items": [out.generation_out(g, user) for g in rows], "next_cursor": cursor}
+
+
+@router.get("/generations/{uuid:pk}", response=GenerationOut, summary="One video, if you may see it")
+def generation_get(request: HttpRequest, pk: uuid.UUID) -> dict:
+    return out.generation_out(_viewable(request, pk), request.user)
+
+
+@router.patch("/generations/{uuid:pk}", response=GenerationOut, summary="Change a video's visibility (yours)")
+def generation_visibility(request: HttpRequest, pk: uuid.UUID, payload: VisibilityIn) -> dict:
+    gen = _own(request, pk)
+    manage.generation_set_visibility(generation=gen, visibility=payload.visibility)
+    gen.refresh_from_db()
+    return out.generation_out(gen, request.user)
+
+
+@router.delete("/generations/{uuid:pk}", response={204: None}, summary="Delete a video (yours)")
+def generation_delete(request: HttpRequest, pk: uuid.UUID) -> Status:
+    manage.generation_delete(generation=_own(request, pk), actor=request.user)
+    return Status(204, None)
+
+
+@router.post(
+    "/generations/{uuid:pk}/cancel",
+    response={200: GenerationOut, 409: None},
+    summary="Cancel a video still waiting in line (refunded); one already at the provider cannot be",
+)
+def generation_cancel(request: HttpRequest, pk: uuid.UUID) -> dict:
+    gen = _own(request, pk)
+    manage.generation_cancel(generation=gen, actor=request.user)
+    gen.refresh_from_db()
+    return out.generation_out(gen, request.user)
+
+
+_RANGED = {
+    "responses": {
+        "200": {"description": "The whole file", "content": {"video/mp4": BINARY}},
+        "206": {"description": "The requested byte range (Range: bytes=…)", "content": {"video/mp4": BINARY}},
+        "304": {"description": "Not modified (If-None-Match)"},
+        "416": {"description": "The range is outside the file"},
+    }
+}
+
+
+@router.get("/generations/{uuid:pk}/video", summary="Download the video (Range requests resume)", openapi_extra=_RANGED)
+def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    return files.serve_video(request, _viewable(request, pk))
+
+
+@router.get(
+    "/generations/{uuid:pk}/poster",
+    summary="The video's poster image (JPEG)",
+    openapi_extra={
+        "responses": {
+            "200": {"description": "The poster", "content": {"image/jpeg": BINARY}},
+            "206": {"description": "A byte range", "content": {"image/jpeg": BINARY}},
+            "304": {"description": "Not modified"},
+            "416": {"description": "The range is outside the file"},
+        }
+    },
+)
+def generation_poster(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    return files.serve_poster(request, _viewable(request, pk))
+
+
+@router.post(
+    "/images",
+    response={201: ImageOut, 413: None},
+    summary="Upload a start or end image (JPEG, PNG or WebP, up to 10 MB); use its id in a create request",
+)
+def image_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:
+    try:
+        checked = images.check_image(file, size=file.size)
+    except images.InvalidImage as exc:
+        raise Problem(422, str(exc), {"file": str(exc)}) from None
+    name = images.store_upload(checked, owner_id=request.user.pk)
+    ref = images.sign_upload(name, owner_id=request.user.pk)
+    return Status(201, {"id": ref, "width": checked.width, "height": checked.height})

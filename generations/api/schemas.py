@@ -1,0 +1,199 @@
+"""What the API takes and gives, as Pydantic schemas: the OpenAPI schema is written from these same classes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+Visibility = Literal["team", "private"]
+
+
+class ProblemOut(Schema):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: dict[str, list[str]] | None = Field(None, description="Messages by field, for a request refused as invalid")
+
+
+class ShotIn(Schema):
+    prompt: str = Field(max_length=4000)
+    duration: int = Field(ge=1, le=60)
+
+
+class CameraIn(Schema):
+    type: str = Field(max_length=40, description="simple, down_back, forward_up, right_turn_forward, left_turn_forward")
+    axis: str = Field("", max_length=40, description="For type simple: horizontal, vertical, pan, tilt, roll, zoom")
+    value: float = Field(0, ge=-10, le=10)
+
+
+class GenerationIn(Schema):
+    """The New video form's fields. Omitted options take the model's defaults; an option the model lacks is a 422."""
+
+    model: str = Field(max_length=120, description="A model's id from GET /api/v1/models")
+    account: int | None = Field(None, ge=1, le=2**31 - 1, description="Pin one provider account (default: automatic)")
+    prompt: str = Field("", max_length=10000)
+    negative_prompt: str = Field("", max_length=10000)
+    mode: str | None = Field(None, max_length=16)
+    aspect_ratio: str | None = Field(None, max_length=16)
+    duration: int | None = Field(None, ge=1, le=60)
+    sound: bool | None = None
+    cfg_scale: float | None = Field(None, ge=0, le=1)
+    start_image: str = Field("", max_length=2000, description="An image id from POST /api/v1/images")
+    end_image: str = Field("", max_length=2000, description="An image id from POST /api/v1/images")
+    image_url: str = Field("", max_length=2000, description="…or a public http(s) address of the start image")
+    tail_image_url: str = Field("", max_length=2000, description="…or a public http(s) address of the end image")
+    multi_shot: bool = False
+    shot_type: Literal["", "customize", "intelligence"] = ""
+    shots: list[ShotIn] = Field(default_factory=list, max_length=20)
+    camera_control: CameraIn | None = None
+    watermark: bool = False
+    visibility: Visibility = "team"
+    continues: uuid.UUID | None = Field(None, description="A video of yours whose last frame starts this one")
+    max_cost: int | None = Field(None, ge=0, le=10**9, description="Refuse (422) rather than charge more than this")
+
+
+class QuoteOut(Schema):
+    cost: int
+    balance: int
+    balance_after: int
+    enough: bool
+    cap_error: str = Field(description="Why a daily or monthly cap would refuse it; empty when none would")
+
+
+class VideoOut(Schema):
+    url: str
+    poster_url: str | None
+    size: int | None
+    width: int | None
+    height: int | None
+    duration: float | None
+    has_audio: bool
+
+
+class GenerationOut(Schema):
+    id: uuid.UUID
+    status: str
+    title: str
+    prompt: str
+    negative_prompt: str
+    model: str
+    model_name: str
+    mode: str
+    aspect_ratio: str
+    duration: int
+    sound: bool
+    visibility: Visibility
+    cost: int
+    owner: str
+    mine: bool
+    error: str
+    batch: uuid.UUID | None
+    created_at: datetime
+    finished_at: datetime | None
+    page_url: str
+    video: VideoOut | None
+
+
+class GenerationPage(Schema):
+    items: list[GenerationOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
+
+
+class VisibilityIn(Schema):
+    visibility: Visibility
+
+
+class ImageOut(Schema):
+    id: str = Field(description="Use as start_image or end_image; valid for a day, for you only")
+    width: int
+    height: int
+
+
+class BalanceOut(Schema):
+    balance: int
+    daily_left: int | None = Field(description="Credits left under today's cap; null when there is none")
+    monthly_left: int | None = Field(description="Credits left under this month's cap; null when there is none")
+
+
+class LedgerEntryOut(Schema):
+    id: int
+    kind: str
+    amount: int
+    balance_after: int
+    reason: str
+    generation: uuid.UUID | None
+    batch: uuid.UUID | None
+    created_at: datetime
+
+
+class LedgerPage(Schema):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+class BatchRowIn(Schema):
+    prompt: str = Field(max_length=10000)
+    negative_prompt: str = Field("", max_length=10000)
+    aspect_ratio: str | None = Field(None, max_length=16)
+    duration: int | None = Field(None, ge=1, le=60)
+
+
+class BatchIn(Schema):
+    model: str = Field(max_length=120)
+    account: int | None = Field(None, ge=1, le=2**31 - 1)
+    mode: str | None = Field(None, max_length=16)
+    title: str = Field("", max_length=200)
+    visibility: Visibility = "team"
+    rows: list[BatchRowIn] = Field(min_length=1, max_length=50)
+    max_total: int | None = Field(None, ge=0, le=10**9)
+
+
+class BatchOut(Schema):
+    id: uuid.UUID
+    kind: str
+    title: str
+    total_cost: int
+    created_at: datetime
+    counts: dict[str, int]
+    generations: list[GenerationOut] | None = None
+
+
+class BatchPage(Schema):
+    items: list[BatchOut]
+    next_cursor: str | None
+
+
+class WebhookIn(Schema):
+    url: str = Field(max_length=2000)
+    events: list[Literal["generation.ready", "generation.failed"]] = Field(
+        default_factory=lambda: ["generation.ready", "generation.failed"], min_length=1, max_length=2
+    )
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="Verifies each delivery's signature; shown this once")
+
+
+class DeliveryOut(Schema):
+    id: uuid.UUID
+    event: str
+    generation: uuid.UUID | None
+    attempts: int
+    status_code: int | None
+    error: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    gave_up_at: datetime | None
