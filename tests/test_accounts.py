@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -24,8 +26,8 @@ OPEN = {
 
 def _member_patterns():
     for pattern in get_resolver(root_urls).url_patterns:
-        if isinstance(pattern, URLResolver) and str(pattern.pattern).startswith("admin/"):
-            continue  # the admin's own login, tested in test_admin.py
+        if isinstance(pattern, URLResolver) and str(pattern.pattern).startswith(("admin/", "api/")):
+            continue  # the admin's own login, tested in test_admin.py; the API's tokens: the test below
         if isinstance(pattern, URLResolver):
             for sub in pattern.url_patterns:
                 if isinstance(sub, URLPattern) and sub.name not in OPEN:
@@ -48,6 +50,32 @@ def test_every_page_redirects_anonymous_visitors_to_login(client, pattern):
     response = client.get(_url(pattern))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def _api_operations():
+    for pattern in get_resolver(root_urls).url_patterns:
+        if isinstance(pattern, URLResolver) and str(pattern.pattern) == "api/":
+            yield from (p for p in pattern.url_patterns if p.name and "<path:" not in str(p.pattern))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pattern", list(_api_operations()), ids=lambda p: p.name)
+def test_every_api_operation_wants_a_token_and_a_session_is_not_one(client, alice, pattern):
+    """Anonymous callers and browser sessions alike get 401 from the API (a token is the only way in), except
+    its schema and docs, which hold nothing private."""
+    path = "/api/" + str(pattern.pattern)
+    path = re.sub(r"<uuid\w*:\w+>", "00000000-0000-0000-0000-000000000000", path)
+    path = re.sub(r"<int:\w+>", "1", path)
+    public = pattern.name in {"openapi-json", "openapi-view", "api-root"}
+    for who in ("anonymous", "alice"):
+        if who == "alice":
+            client.force_login(alice)
+        for method in ("get", "post", "patch", "delete"):
+            response = getattr(client, method)(path)
+            if public:
+                assert response.status_code in (200, 302, 405)
+            else:
+                assert response.status_code in (401, 405), (who, method, path, response.status_code)
 
 
 def test_the_walk_includes_the_api_token_pages():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI, Swagger
 
@@ -78,6 +78,10 @@ def _public(patterns: list[Any]) -> list[Any]:
     return patterns
 
 
-_not_found.login_required = False  # type: ignore[attr-defined]
-urls = api.urls
-urlpatterns = [*_public(list(urls[0])), path("<path:rest>", _not_found)]
+def _root(request: HttpRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect("docs/")
+
+
+_not_found.login_required = _root.login_required = False  # type: ignore[attr-defined]
+operations = [p for p in api.urls[0] if getattr(p, "name", "") != "api-root"]  # ours: to the docs
+urlpatterns = [*_public(operations), path("", _root, name="api-root"), path("<path:rest>", _not_found)]
