@@ -34,7 +34,9 @@ class Api(NinjaAPI):
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = problems.ProblemSchema
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                responses = operation.setdefault("responses", {})
+                # Ninja keys responses by int, openapi_extra by str: one key per status, or JSON has it twice.
+                responses = {str(code): value for code, value in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 for code, text in COMMON_ERRORS.items():
                     responses.setdefault(str(code), {"description": text})
                 for code, response in responses.items():
