@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from generations.api.tokens import token_create, token_revoke
 from generations.models import ApiToken, CreditAccount, CreditEntry, Generation
+from tests import factories
+from tests.test_access_matrix import _ready, sample  # noqa: F401  (a module-scoped fixture)
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
@@ -178,3 +180,68 @@ def test_unknown_api_paths_are_problems_and_the_schema_is_public(alice_api: Api)
     assert "/api/v1/generations" in schema["paths"]
     docs = Client().get("/api/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content
+
+
+# --- the privacy matrix, through the API: the pages' own rule, persona by persona --------------------------------
+
+
+@pytest.fixture
+def matrix_world(alice: Any, bob: Any, admin_user: Any, media_root: Any, sample: Any) -> dict[str, Any]:  # noqa: F811
+    factories.credential("mulerun")
+    items = {  # with real files, as the pages' matrix has them
+        "team": _ready(alice, sample, "team"),
+        "private": _ready(alice, sample, "private"),
+        "queued": factories.create(alice, "mulerun:kling-v2.5-turbo", prompt="A queued video"),
+    }
+    return {"items": items, "apis": {"alice": api_for(alice), "bob": api_for(bob), "staff": api_for(admin_user)}}
+
+
+def _may_see(who: str, item: str) -> bool:
+    return who in ("alice", "staff") or item == "team"
+
+
+def _may_change(who: str) -> bool:
+    return who in ("alice", "staff")
+
+
+@pytest.mark.parametrize("who", ["alice", "bob", "staff"])
+@pytest.mark.parametrize("item", ["team", "private", "queued"])
+def test_the_api_privacy_matrix_matches_the_pages(matrix_world: dict[str, Any], who: str, item: str) -> None:
+    api, gen = matrix_world["apis"][who], matrix_world["items"][item]
+    got = api.get(f"/generations/{gen.pk}")
+    assert got.status_code == (200 if _may_see(who, item) else 404)
+    listed = [g["id"] for s in ("mine", "team") for g in api.get("/generations", scope=s).json()["items"]]
+    in_lists = str(gen.pk) in listed
+    assert in_lists == (who == "alice" or item == "team")  # staff open anything, but their lists are their own
+    for part in ("video", "poster"):  # a queued video has no file yet: 404 for everyone
+        expect = 404 if item == "queued" or not _may_see(who, item) else (200, 206, 302)
+        status = api.get(f"/generations/{gen.pk}/{part}").status_code
+        assert status in (expect if isinstance(expect, tuple) else (expect,)), (part, status)
+    refused = api.patch(f"/generations/{gen.pk}", {"visibility": "private"})
+    assert refused.status_code == (200 if _may_change(who) else 404)
+    cancel = api.post(f"/generations/{gen.pk}/cancel")
+    assert cancel.status_code == (404 if not _may_change(who) else 200 if item == "queued" else 409)
+    deleted = api.delete(f"/generations/{gen.pk}")
+    assert deleted.status_code == (204 if _may_change(who) else 404)
+    assert Generation.objects.alive().filter(pk=gen.pk).exists() == (not _may_change(who))
+
+
+# --- webhooks through the API --------------------------------------------------------------------------------------
+
+
+def test_webhooks_refuse_private_addresses_and_belong_to_their_member(alice_api: Api, bob_api: Api) -> None:
+    for url in ("http://127.0.0.1:8000/hook", "http://10.0.0.7/hook", "http://169.254.169.254/latest", "ftp://x.y"):
+        body = is_problem(alice_api.post("/webhooks", {"url": url}), 422)
+        assert body["errors"]["url"]
+    is_problem(alice_api.post("/webhooks", {"url": "https://example.com/h", "events": ["video.exploded"]}), 422)
+    assert alice_api.get("/webhooks").json() == []
+    from generations.models import Webhook
+    from generations.webhooks.services import webhook_create
+
+    hook, _ = webhook_create(owner=Webhook._meta.get_field("owner").related_model.objects.get(username="alice"),
+                             url="https://93.184.215.14/hook", events=["generation.ready"])  # fmt: skip
+    is_problem(bob_api.get(f"/webhooks/{hook.pk}/deliveries"), 404)
+    is_problem(bob_api.delete(f"/webhooks/{hook.pk}"), 404)
+    assert alice_api.get(f"/webhooks/{hook.pk}/deliveries").json() == []
+    assert alice_api.delete(f"/webhooks/{hook.pk}").status_code == 204
+    assert not Webhook.objects.exists()
