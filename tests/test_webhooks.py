@@ -151,7 +151,7 @@ def test_a_ready_video_is_posted_signed_to_the_endpoint(alice, receiver, readme_
     assert body["type"] == "generation.ready"
     data = body["data"]
     assert data["id"] == str(gen.pk) and data["status"] == "ready" and data["cost"] == gen.cost
-    assert data["title"] == gen.title and data["model"] == gen.model
+    assert data["title"] == gen.title and data["model"] == "kling-2-5-turbo"
     assert data["url"] == f"https://videos.example.com/api/v1/generations/{gen.pk}"
     assert data["video_url"] == f"https://videos.example.com/api/v1/generations/{gen.pk}/video"
     assert data["finished_at"].endswith("Z")

@@ -14,12 +14,8 @@ from django.urls import reverse
 from generations import catalog
 from generations.api.problems import Problem
 from generations.models import Batch, CreditEntry, Generation
-from generations.services.routing import model_name, model_slug
-
-
-def _model(key: str) -> tuple[str, str]:
-    spec = catalog.CATALOG.get(key)
-    return (model_slug(spec), model_name(spec)) if spec else (key, key)
+from generations.services import routing
+from generations.services.routing import model_slug
 
 
 def model_keys(model: str) -> list[str]:
@@ -28,7 +24,7 @@ def model_keys(model: str) -> list[str]:
 
 
 def generation_out(gen: Generation, user: Any) -> dict[str, Any]:
-    slug, name = _model(gen.model)
+    slug, name = routing.model_ids(gen.model)
     ready = gen.status == Generation.Status.READY and bool(gen.video)
     return {
         "id": gen.pk,

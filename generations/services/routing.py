@@ -48,6 +48,12 @@ def model_slug(spec: catalog.ModelSpec) -> str:
     return slugify(model_name(spec).replace(".", "-"))
 
 
+def model_ids(key: str) -> tuple[str, str]:
+    """A catalog key as the API and webhooks show it: the model id members choose and its name."""
+    spec = catalog.CATALOG.get(key)
+    return (model_slug(spec), model_name(spec)) if spec else (key, key)
+
+
 @dataclass(frozen=True)
 class Route:
     credential: ProviderCredential

@@ -26,6 +26,7 @@ from generations.clock import db_now
 from generations.crypto import encrypt_secrets
 from generations.models import Generation, Webhook, WebhookDelivery
 from generations.scheduling import schedule
+from generations.services import routing
 from generations.webhooks import sender, signing
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def payload_for(gen: Generation, event: str, delivery_id: uuid.UUID, at: datetim
         "id": str(gen.pk),
         "status": gen.status,
         "title": gen.title,
-        "model": gen.model,
+        "model": routing.model_ids(gen.model)[0],  # as the API names models (GET /api/v1/models)
         "cost": gen.cost,
         "created_at": _iso(gen.created_at),
         "finished_at": _iso(gen.finished_at),
