@@ -617,6 +617,7 @@ class GenerationAdmin(ChangedFieldsOnlyAdmin):
         )  # fmt: skip
 
 from generations import admin_team  # noqa: E402, F401  (budget rules on groups and members)
+from generations.api import admin as api_admin  # noqa: E402, F401  (API tokens)
 from generations.prompts import admin as prompts_admin  # noqa: E402, F401  (prompt templates)
 from generations.sharing import admin as sharing_admin  # noqa: E402, F401  (share links)
 from generations.webhooks import admin as webhooks_admin  # noqa: E402, F401  (webhooks and their deliveries)

@@ -17,6 +17,7 @@ FRIENDLY: dict[tuple[str, str], tuple[str, str, int]] = {
     ("auth", "user"): ("People and credits", "Members", 10),
     ("generations", "creditentry"): ("People and credits", "Credit ledger", 11),
     ("generations", "creditaccount"): ("People and credits", "Credit accounts", 12),
+    ("generations", "apitoken"): ("People and credits", "API tokens", 14),
     ("auth", "group"): ("People and credits", "Groups", 13),
     ("generations", "generation"): ("Videos and providers", "Videos", 20),
     ("generations", "providercredential"): ("Videos and providers", "Provider accounts", 21),

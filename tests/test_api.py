@@ -245,3 +245,14 @@ def test_webhooks_refuse_private_addresses_and_belong_to_their_member(alice_api:
     assert alice_api.get(f"/webhooks/{hook.pk}/deliveries").json() == []
     assert alice_api.delete(f"/webhooks/{hook.pk}").status_code == 204
     assert not Webhook.objects.exists()
+
+
+def test_admins_see_tokens_by_their_first_characters_and_can_revoke_one(alice: Any, admin_user: Any) -> None:
+    token, raw = token_create(user=alice, name="leaky laptop", scope="write")
+    staff = Client()
+    staff.force_login(admin_user, backend="django.contrib.auth.backends.ModelBackend")
+    listing = staff.get("/admin/generations/apitoken/").content.decode()
+    assert "leaky laptop" in listing and token.prefix in listing and raw not in listing and token.digest not in listing
+    response = staff.post("/admin/generations/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert response.status_code == 302
+    is_problem(Api(raw).get("/balance"), 401)
