@@ -89,7 +89,7 @@ def test_create_charges_once_per_idempotency_key_and_a_changed_body_is_refused(
     changed = alice_api.post("/generations", KITE | {"prompt": "A kite at night"}, key="render-42")
     assert "Idempotency-Key" in is_problem(changed, 422)["errors"]
     assert Generation.objects.count() == 1
-    is_problem(alice_api.post("/generations", KITE), 400)
+    assert "Idempotency-Key" in is_problem(alice_api.post("/generations", KITE), 422)["errors"]
 
 
 def test_invalid_values_are_a_422_with_a_message_per_field_and_nothing_is_made(
@@ -168,6 +168,51 @@ def test_the_rate_limit_answers_429_with_retry_after(alice: Any, settings: Any) 
     is_problem(refused, 429)
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert api_for(alice).get("/balance").status_code == 200  # each token has its own count
+
+
+def test_what_a_request_says_is_never_dropped_silently(alice: Any, alice_api: Api, credentials: Any) -> None:
+    """A typo, shots without multi_shot, and the price cap: each refused at its own field, nothing charged."""
+    assert (
+        "aspectratio"
+        in is_problem(alice_api.post("/generations", KITE | {"aspectratio": "9:16"}, key="a"), 422)["errors"]
+    )
+    shots = {"shots": [{"prompt": "a", "duration": 3}, {"prompt": "b", "duration": 2}]}
+    assert "shots" in is_problem(alice_api.post("/generations", KITE | shots, key="b"), 422)["errors"]
+    capped = is_problem(alice_api.post("/generations", KITE | {"max_cost": 1}, key="c"), 422)
+    assert "max_cost of 1" in capped["errors"]["max_cost"][0]
+    odd = is_problem(alice_api.post("/generations", KITE | {"duration": 7}, key="d"), 422)
+    assert odd["errors"]["duration"] == ["Choose one of: 5, 10."]
+    assert not Generation.objects.exists() and CreditAccount.balance_of(alice) == 500
+
+
+def test_batch_settings_shared_by_every_row_are_applied(alice: Any, alice_api: Api, credentials: Any) -> None:
+    body = {"model": "kling-2-6", "duration": 10, "aspect_ratio": "9:16", "negative_prompt": "blur", "mode": "pro",
+            "sound": True, "rows": [{"prompt": "one"}, {"prompt": "two", "aspect_ratio": "1:1"}]}  # fmt: skip
+    made = alice_api.post("/batches", body, key="shared")
+    assert made.status_code == 201, made.content
+    rows = [(g["duration"], g["aspect_ratio"], g["negative_prompt"], g["sound"]) for g in made.json()["generations"]]
+    assert rows == [(10, "9:16", "blur", True), (10, "1:1", "blur", True)]
+
+
+def test_every_price_the_models_list_is_what_a_quote_says(alice: Any, alice_api: Api, credentials: Any) -> None:
+    for model in alice_api.get("/models").json():
+        assert model["prices"], model["id"]
+        for price in model["prices"][:6]:
+            body = {"model": model["id"], **{k: price[k] for k in ("mode", "duration")}}
+            body |= {"sound": price["sound"]} if model["sound"] else {}
+            assert alice_api.post("/quote", body).json()["cost"] == price["credits"], (model["id"], price)
+
+
+def test_a_read_token_may_ask_for_a_quote(alice: Any, credentials: Any) -> None:
+    assert api_for(alice, scope="read").post("/quote", KITE).status_code == 200
+
+
+def test_a_header_that_is_not_bearer_never_puts_the_token_in_the_log(alice: Any, caplog: Any, settings: Any) -> None:
+    settings.DEBUG = True
+    raw = token_create(user=alice, name="x", scope="read")[1]
+    for header in (f"Token {raw}", raw, f"bearer  {raw}"):
+        Client(HTTP_AUTHORIZATION=header).get(API + "/balance")
+    assert raw not in caplog.text
 
 
 def test_unknown_api_paths_are_problems_and_the_schema_is_public(alice_api: Api) -> None:

@@ -15,16 +15,26 @@ from generations.api import tokens
 from generations.api.problems import Problem
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_POSTS = frozenset({"quote"})  # POSTs that change nothing: a Read token may send them
 
 
 class TokenAuth(HttpBearer):
     """A live token is its member: request.user is set to them, so the pages' own access rules apply unchanged."""
 
+    def __call__(self, request: HttpRequest) -> Any:
+        # Ninja's own parsing logs a header that is not "Bearer …" in full under DEBUG: a token in the log.
+        scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        return self.authenticate(request, value)
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         found = tokens.token_find(token.strip())
         if found is None:
             return None
-        if request.method not in SAFE_METHODS and not found.can_write:
+        match = request.resolver_match
+        reads_only = match is not None and match.url_name in READ_ONLY_POSTS
+        if request.method not in SAFE_METHODS and not found.can_write and not reads_only:
             raise Problem(403, "This token can only read; make a Read and write token to change anything.")
         request.user = found.user
         return found

@@ -7,12 +7,15 @@ as objects. An option the chosen model does not take is refused by name rather t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from generations import catalog
 from generations.api.problems import Problem
 from generations.api.schemas import GenerationIn
 from generations.forms import SHOT_ROWS, GenerationForm, model_options
+from generations.services.create import PriceRose
 
 # form field -> the API field a member wrote
 _API_NAME = {
@@ -29,10 +32,38 @@ _API_NAME = {
 _OPTIONAL = ("negative_prompt", "sound", "cfg_scale", "image_url", "tail_image_url", "multi_shot", "watermark")
 
 
-def api_name(form_field: str) -> str:
+def api_name(form_field: str, payload: GenerationIn | None = None) -> str:
+    """The API field a form field's message belongs to: the one the member sent (a picture by id or by address)."""
     if form_field.startswith("shot_"):
         return "shots"
+    if payload is not None and form_field == "image_url" and payload.start_image:
+        return "start_image"
+    if payload is not None and form_field == "tail_image_url" and payload.end_image:
+        return "end_image"
     return _API_NAME.get(form_field, form_field)
+
+
+@contextmanager
+def price_as(field: str) -> Iterator[None]:
+    """A price above the request's cap (max_cost, max_total), said at that field rather than as the form says it."""
+    try:
+        yield
+    except PriceRose as exc:
+        message = f"The price is {exc.cost} credits, above your {field} of {exc.quoted}; nothing was charged."
+        raise Problem(422, message, {field: message}) from None
+
+
+def _messages(form: GenerationForm, payload: GenerationIn) -> dict[str, list[str]]:
+    """The form's errors by API field; a refused choice lists the choices (Django's sentence does not)."""
+    errors: dict[str, list[str]] = {}
+    for field, problems in form.errors.as_data().items():
+        for problem in problems:
+            text = " ".join(problem.messages)
+            choices = getattr(form.fields.get(field), "choices", None)
+            if problem.code == "invalid_choice" and choices:
+                text = "Choose one of: " + ", ".join(str(value) for value, _ in choices if value != "") + "."
+            errors.setdefault(api_name(field, payload), []).append(text)
+    return errors
 
 
 def _flat(payload: GenerationIn, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +113,8 @@ def _refuse_unknown(payload: GenerationIn, form: GenerationForm) -> None:
         for name, field in checks.items()
         if values.get(name) not in (None, "", [], False) and field not in fields
     }
+    if values.get("shots") and not payload.multi_shot:
+        unknown["shots"] = "Shots make a multi-shot video: send multi_shot: true with them."
     if unknown:
         raise Problem(422, "This model does not take some of these options; see errors.", unknown)
 
@@ -101,10 +134,7 @@ def checked_form(payload: GenerationIn, *, user: Any, form_token: uuid.UUID | No
     form = GenerationForm(data, options=options, user=user, files={})
     _refuse_unknown(payload, form)
     if not form.is_valid():
-        errors: dict[str, list[str]] = {}
-        for field, messages in form.errors.items():
-            errors.setdefault(api_name(field), []).extend(messages)
-        raise Problem(422, "This request is refused; see errors.", errors)
+        raise Problem(422, "This request is refused; see errors.", _messages(form, payload))
     return form
 
 

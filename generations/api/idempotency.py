@@ -12,23 +12,27 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from ninja import Header
 
 from generations.api.problems import Problem
 from generations.models_api import IdempotencyKey
 
 HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = Header(
+    ..., alias=HEADER, min_length=1, max_length=255,
+    description="One per thing you mean to make: a retry with the same key and body never makes or charges twice",
+)  # fmt: skip
 _NAMESPACE = uuid.UUID("6c1f2e8a-4a5e-4f0e-9a43-9a7f4d1f2c11")
 
 
 def form_token_for(user: Any, key: str | None, endpoint: str, body: dict[str, Any]) -> uuid.UUID:
     """Claim ``key`` for this body (or find it claimed for the same body) and return its form token.
 
-    No key: 400. The key sent before with another body or to another endpoint: 422, and nothing is made.
+    No key or a bad one: 422. The key sent before with another body or to another endpoint: 422, and nothing is made.
     """
-    if not key or not key.strip():
-        raise Problem(400, f"Send an {HEADER} header (any unique string, such as a UUID) with each create request.")
-    if len(key) > 255 or not key.isprintable() or not key.isascii():
-        raise Problem(400, f"The {HEADER} must be 1 to 255 printable ASCII characters.")
+    if not key or not key.strip() or len(key) > 255 or not key.isprintable() or not key.isascii():
+        message = "Send 1 to 255 printable ASCII characters, such as a UUID, one per thing you mean to make."
+        raise Problem(422, f"Bad {HEADER}.", {HEADER: message})
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     try:
         with transaction.atomic():

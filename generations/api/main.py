@@ -40,12 +40,9 @@ class Api(NinjaAPI):
                 for code, text in COMMON_ERRORS.items():
                     responses.setdefault(str(code), {"description": text})
                 for code, response in responses.items():
-                    if int(code) >= 400:
+                    if int(code) >= 400 and "application/json" in response.get("content", {"application/json": 1}):
                         response["content"] = {problems.MEDIA_TYPE: {"schema": PROBLEM_REF}}
                         response.setdefault("description", "A problem")
-                if operation.get("requestBody", {}).get("content", {}).get("multipart/form-data"):
-                    responses.setdefault("413", {"description": "The upload is too large"})
-                    responses["413"]["content"] = {problems.MEDIA_TYPE: {"schema": PROBLEM_REF}}
         return schema
 
 

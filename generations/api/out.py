@@ -7,6 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -23,7 +24,15 @@ def model_keys(model: str) -> list[str]:
     return [k for k, spec in catalog.CATALOG.items() if model in (k, model_slug(spec))]
 
 
-def generation_out(gen: Generation, user: Any) -> dict[str, Any]:
+def absolute(request: Any, path: str) -> str:
+    """A link a script can follow as it is: PUBLIC_BASE_URL when set (as in webhooks), else this request's host."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return request.build_absolute_uri(path)
+
+
+def generation_out(gen: Generation, request: Any) -> dict[str, Any]:
+    user = request.user
     slug, name = routing.model_ids(gen.model)
     ready = gen.status == Generation.Status.READY and bool(gen.video)
     return {
@@ -38,6 +47,13 @@ def generation_out(gen: Generation, user: Any) -> dict[str, Any]:
         "aspect_ratio": gen.aspect_ratio,
         "duration": gen.duration,
         "sound": gen.sound,
+        "cfg_scale": gen.cfg_scale,
+        "multi_shot": gen.multi_shot,
+        "shots": gen.shots or [],
+        "camera_control": gen.camera_control,
+        "watermark": gen.watermark,
+        "start_image": bool(gen.image_url),
+        "end_image": bool(gen.tail_image_url),
         "visibility": gen.visibility,
         "cost": gen.cost,
         "owner": gen.owner.get_username(),
@@ -46,10 +62,10 @@ def generation_out(gen: Generation, user: Any) -> dict[str, Any]:
         "batch": gen.batch_id,
         "created_at": gen.created_at,
         "finished_at": gen.finished_at,
-        "page_url": reverse("generation", args=[gen.pk]),
+        "page_url": absolute(request, reverse("generation", args=[gen.pk])),
         "video": {
-            "url": reverse("api:generation_video", args=[gen.pk]),
-            "poster_url": reverse("api:generation_poster", args=[gen.pk]) if gen.poster else None,
+            "url": absolute(request, reverse("api:generation_video", args=[gen.pk])),
+            "poster_url": absolute(request, reverse("api:generation_poster", args=[gen.pk])) if gen.poster else None,
             "size": gen.file_size,
             "width": gen.width,
             "height": gen.height,

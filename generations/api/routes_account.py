@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import product
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,10 +11,10 @@ from ninja import Query, Router, Schema
 from generations import catalog
 from generations.api import out
 from generations.api.problems import Problem
-from generations.api.schemas import BalanceOut, LedgerPage
+from generations.api.schemas import BalanceOut, LedgerPage, PriceOut
 from generations.forms import model_options
-from generations.models import CreditAccount, CreditEntry, Price
-from generations.services import team
+from generations.models import CreditAccount, CreditEntry
+from generations.services import routing, team
 
 router = Router(tags=["Models and credits"])
 
@@ -33,13 +34,24 @@ class ModelOut(Schema):
     camera_control: bool
     watermark: bool
     allowed: bool
-    prices: list[dict[str, Any]]
+    prices: list[PriceOut]
+
+
+def _prices(offer: Any) -> list[dict[str, Any]]:
+    """What each combination costs, priced as a create would be (services.routing: the best account for it)."""
+    spec, out = offer.spec, []
+    for mode, duration, sound in product(spec.modes, spec.durations, (False, True) if spec.sound else (False,)):
+        raw = {"prompt": "price", "mode": mode, "duration": duration} | ({"sound": sound} if spec.sound else {})
+        try:
+            cost = routing.candidates(offer, raw)[0].cost
+        except catalog.CatalogError:
+            continue  # a combination no account offers (sound needs Professional mode, say)
+        out.append({"mode": mode, "duration": duration, "sound": sound, "credits": cost})
+    return out
 
 
 def _model_out(offer: Any, user: Any) -> dict[str, Any]:
     spec = offer.spec
-    keys = [r.spec.key for r in offer.routes]
-    prices = Price.objects.filter(model=keys[0]).order_by("mode", "duration", "sound")
     try:
         team.check_allowed(user, offer.routes[0].spec, spec.modes[0])
         allowed = True
@@ -60,7 +72,7 @@ def _model_out(offer: Any, user: Any) -> dict[str, Any]:
         "camera_control": spec.camera_control,
         "watermark": spec.watermark,
         "allowed": allowed,
-        "prices": [{"mode": p.mode, "duration": p.duration, "sound": p.sound, "credits": p.credits} for p in prices],
+        "prices": _prices(offer),
     }
 
 

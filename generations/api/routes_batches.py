@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from django.http import Http404, HttpRequest
-from ninja import Header, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
-from generations.api import out
-from generations.api.idempotency import HEADER, form_token_for
+from generations.api import form_input, out
+from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
 from generations.api.problems import Problem
 from generations.api.schemas import BatchIn, BatchOut, BatchPage
 from generations.batches.services import Item, RowsRefused, batch_create
@@ -26,9 +26,9 @@ def _own(request: HttpRequest, pk: uuid.UUID) -> Batch:
     return batch
 
 
-def _detail(batch: Batch, user: Any) -> dict[str, Any]:
+def _detail(batch: Batch, request: HttpRequest) -> dict[str, Any]:
     gens = batch.generations.alive().select_related("owner").order_by("batch_row")
-    return out.batch_out(batch, progress(batch)) | {"generations": [out.generation_out(g, user) for g in gens]}
+    return out.batch_out(batch, progress(batch)) | {"generations": [out.generation_out(g, request) for g in gens]}
 
 
 @router.post(
@@ -36,28 +36,30 @@ def _detail(batch: Batch, user: Any) -> dict[str, Any]:
     response={201: BatchOut, 200: BatchOut, 402: None},
     summary="Up to 50 prompts of one model, charged together or not at all; needs an Idempotency-Key",
 )
-def batch_new(request: HttpRequest, payload: BatchIn, idempotency_key: str = Header("", alias=HEADER)) -> Status:
-    base = {k: v for k, v in {"mode": payload.mode}.items() if v}
+def batch_new(request: HttpRequest, payload: BatchIn, idempotency_key: str = IDEMPOTENCY_KEY) -> Status:
+    shared = payload.dict(include={"mode", "duration", "aspect_ratio", "sound", "negative_prompt"})
+    base = {k: v for k, v in shared.items() if v not in (None, "")}
     items = [
-        Item(n, payload.model, base | row.dict(exclude_none=True), payload.account)
+        Item(n, payload.model, base | {k: v for k, v in row.dict().items() if v not in (None, "")}, payload.account)
         for n, row in enumerate(payload.rows, start=1)
     ]
     token = form_token_for(request.user, idempotency_key, "batch", payload.dict())
     again = Batch.objects.filter(owner=request.user, form_token=token).first()
     try:
-        batch = again or batch_create(
-            user=request.user,
-            items=items,
-            title=payload.title,
-            visibility=payload.visibility,
-            form_token=token,
-            quoted_total=payload.max_total,
-        )
+        with form_input.price_as("max_total"):
+            batch = again or batch_create(
+                user=request.user,
+                items=items,
+                title=payload.title,
+                visibility=payload.visibility,
+                form_token=token,
+                quoted_total=payload.max_total,
+            )
     except RowsRefused as exc:
         raise Problem(
             422, "Some rows are refused; nothing was charged.", {f"rows.{n - 1}": m for n, m in exc.rows.items()}
         ) from None
-    return Status(200 if again else 201, _detail(batch, request.user))
+    return Status(200 if again else 201, _detail(batch, request))
 
 
 class BatchFilters(Schema):
@@ -75,4 +77,4 @@ def batch_list(request: HttpRequest, filters: Query[BatchFilters]) -> dict[str, 
 
 @router.get("/batches/{uuid:pk}", response=BatchOut, summary="One batch of yours, with its videos in row order")
 def batch_get(request: HttpRequest, pk: uuid.UUID) -> dict[str, Any]:
-    return _detail(_own(request, pk), request.user)
+    return _detail(_own(request, pk), request)

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Header, Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from generations.api import form_input, out
-from generations.api.idempotency import HEADER, form_token_for
+from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
 from generations.api.problems import Problem
 from generations.api.schemas import GenerationIn, GenerationOut, GenerationPage, ImageOut, QuoteOut, VisibilityIn
 from generations.media import images
@@ -24,6 +24,8 @@ from generations.views.new import quote_for
 router = Router(tags=["Generations"])
 S = Generation.Status
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+# Django's own answer to a range past the end: an empty text/html 416, not a problem.
+OUTSIDE = {"description": "The range is outside the file", "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def _viewable(request: HttpRequest, pk: uuid.UUID) -> Generation:
@@ -44,15 +46,14 @@ def quote(request: HttpRequest, payload: GenerationIn) -> dict:
     response={201: GenerationOut, 200: GenerationOut, 402: None, 409: None},
     summary="Make a video (charged now, refunded if it fails); needs an Idempotency-Key",
 )
-def generation_new(
-    request: HttpRequest, payload: GenerationIn, idempotency_key: str = Header("", alias=HEADER)
-) -> Status:
+def generation_new(request: HttpRequest, payload: GenerationIn, idempotency_key: str = IDEMPOTENCY_KEY) -> Status:
     form = form_input.checked_form(payload, user=request.user)
     token = form_token_for(request.user, idempotency_key, "generation", payload.dict())
     again = Generation.objects.filter(owner=request.user, form_token=token).first()
     kwargs = form.create_kwargs() | {"form_token": token}
-    gen = again or generation_create(user=request.user, **kwargs)
-    return Status(200 if again else 201, out.generation_out(gen, request.user))
+    with form_input.price_as("max_cost"):
+        gen = again or generation_create(user=request.user, **kwargs)
+    return Status(200 if again else 201, out.generation_out(gen, request))
 
 
 class ListFilters(Schema):
@@ -94,12 +95,12 @@ def generation_list(request: HttpRequest, filters: Query[ListFilters]) -> dict:
     if filters.created_before:
         qs = qs.filter(created_at__lt=filters.created_before)
     rows, cursor = out.page_of(qs.select_related("owner"), cursor=filters.cursor, limit=filters.limit)
-    return {"items": [out.generation_out(g, user) for g in rows], "next_cursor": cursor}
+    return {"items": [out.generation_out(g, request) for g in rows], "next_cursor": cursor}
 
 
 @router.get("/generations/{uuid:pk}", response=GenerationOut, summary="One video, if you may see it")
 def generation_get(request: HttpRequest, pk: uuid.UUID) -> dict:
-    return out.generation_out(_viewable(request, pk), request.user)
+    return out.generation_out(_viewable(request, pk), request)
 
 
 @router.patch("/generations/{uuid:pk}", response=GenerationOut, summary="Change a video's visibility (yours)")
@@ -107,10 +108,14 @@ def generation_visibility(request: HttpRequest, pk: uuid.UUID, payload: Visibili
     gen = _own(request, pk)
     manage.generation_set_visibility(generation=gen, visibility=payload.visibility)
     gen.refresh_from_db()
-    return out.generation_out(gen, request.user)
+    return out.generation_out(gen, request)
 
 
-@router.delete("/generations/{uuid:pk}", response={204: None}, summary="Delete a video (yours)")
+@router.delete(
+    "/generations/{uuid:pk}",
+    response={204: None, 409: None},
+    summary="Delete a finished video of yours (409 in flight)",
+)
 def generation_delete(request: HttpRequest, pk: uuid.UUID) -> Status:
     manage.generation_delete(generation=_own(request, pk), actor=request.user)
     return Status(204, None)
@@ -125,7 +130,7 @@ def generation_cancel(request: HttpRequest, pk: uuid.UUID) -> dict:
     gen = _own(request, pk)
     manage.generation_cancel(generation=gen, actor=request.user)
     gen.refresh_from_db()
-    return out.generation_out(gen, request.user)
+    return out.generation_out(gen, request)
 
 
 _RANGED = {
@@ -133,17 +138,26 @@ _RANGED = {
         "200": {"description": "The whole file", "content": {"video/mp4": BINARY}},
         "206": {"description": "The requested byte range (Range: bytes=…)", "content": {"video/mp4": BINARY}},
         "304": {"description": "Not modified (If-None-Match)"},
-        "416": {"description": "The range is outside the file"},
+        "416": {
+            "description": "The range is outside the file",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
     }
 }
 
 
-@router.get("/generations/{uuid:pk}/video", summary="Download the video (Range requests resume)", openapi_extra=_RANGED)
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/generations/{uuid:pk}/video",
+    summary="Download the video (Range requests resume)",
+    openapi_extra=_RANGED,
+)
 def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return files.serve_video(request, _viewable(request, pk))
 
 
-@router.get(
+@router.api_operation(
+    ["GET", "HEAD"],
     "/generations/{uuid:pk}/poster",
     summary="The video's poster image (JPEG)",
     openapi_extra={
@@ -151,7 +165,10 @@ def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             "200": {"description": "The poster", "content": {"image/jpeg": BINARY}},
             "206": {"description": "A byte range", "content": {"image/jpeg": BINARY}},
             "304": {"description": "Not modified"},
-            "416": {"description": "The range is outside the file"},
+            "416": {
+                "description": "The range is outside the file",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
         }
     },
 )
@@ -161,7 +178,7 @@ def generation_poster(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @router.post(
     "/images",
-    response={201: ImageOut, 413: None},
+    response={201: ImageOut},
     summary="Upload a start or end image (JPEG, PNG or WebP, up to 10 MB); use its id in a create request",
 )
 def image_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:

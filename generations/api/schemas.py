@@ -7,8 +7,20 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from generations.catalog import MAX_SHOTS, PROMPT_MAX, SHOT_PROMPT_MAX
 
 Visibility = Literal["team", "private"]
+Status = Literal[
+    "queued", "submitting", "submitted", "running", "downloading", "ready", "failed", "canceled", "needs_attention"
+]
+
+
+class Strict(Schema):
+    """A request body: a field we do not know is refused by name (a typo such as "aspectratio" is never dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ProblemOut(Schema):
@@ -19,24 +31,24 @@ class ProblemOut(Schema):
     errors: dict[str, list[str]] | None = Field(None, description="Messages by field, for a request refused as invalid")
 
 
-class ShotIn(Schema):
-    prompt: str = Field(max_length=4000)
+class ShotIn(Strict):
+    prompt: str = Field(max_length=SHOT_PROMPT_MAX)
     duration: int = Field(ge=1, le=60)
 
 
-class CameraIn(Schema):
+class CameraIn(Strict):
     type: str = Field(max_length=40, description="simple, down_back, forward_up, right_turn_forward, left_turn_forward")
     axis: str = Field("", max_length=40, description="For type simple: horizontal, vertical, pan, tilt, roll, zoom")
     value: float = Field(0, ge=-10, le=10)
 
 
-class GenerationIn(Schema):
+class GenerationIn(Strict):
     """The New video form's fields. Omitted options take the model's defaults; an option the model lacks is a 422."""
 
     model: str = Field(max_length=120, description="A model's id from GET /api/v1/models")
     account: int | None = Field(None, ge=1, le=2**31 - 1, description="Pin one provider account (default: automatic)")
-    prompt: str = Field("", max_length=10000)
-    negative_prompt: str = Field("", max_length=10000)
+    prompt: str = Field("", max_length=PROMPT_MAX)
+    negative_prompt: str = Field("", max_length=PROMPT_MAX)
     mode: str | None = Field(None, max_length=16)
     aspect_ratio: str | None = Field(None, max_length=16)
     duration: int | None = Field(None, ge=1, le=60)
@@ -48,12 +60,19 @@ class GenerationIn(Schema):
     tail_image_url: str = Field("", max_length=2000, description="…or a public http(s) address of the end image")
     multi_shot: bool = False
     shot_type: Literal["", "customize", "intelligence"] = ""
-    shots: list[ShotIn] = Field(default_factory=list, max_length=20)
+    shots: list[ShotIn] = Field(default_factory=list, max_length=MAX_SHOTS, description="With multi_shot: true")
     camera_control: CameraIn | None = None
     watermark: bool = False
     visibility: Visibility = "team"
     continues: uuid.UUID | None = Field(None, description="A video of yours whose last frame starts this one")
     max_cost: int | None = Field(None, ge=0, le=10**9, description="Refuse (422) rather than charge more than this")
+
+
+class PriceOut(Schema):
+    mode: str
+    duration: int
+    sound: bool
+    credits: int
 
 
 class QuoteOut(Schema):
@@ -76,7 +95,7 @@ class VideoOut(Schema):
 
 class GenerationOut(Schema):
     id: uuid.UUID
-    status: str
+    status: Status
     title: str
     prompt: str
     negative_prompt: str
@@ -86,6 +105,13 @@ class GenerationOut(Schema):
     aspect_ratio: str
     duration: int
     sound: bool
+    cfg_scale: float | None
+    multi_shot: bool
+    shots: list[dict[str, str | int]]
+    camera_control: dict | None
+    watermark: bool
+    start_image: bool = Field(description="Made from a start picture")
+    end_image: bool = Field(description="Made towards an end picture")
     visibility: Visibility
     cost: int
     owner: str
@@ -103,7 +129,7 @@ class GenerationPage(Schema):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
 
 
-class VisibilityIn(Schema):
+class VisibilityIn(Strict):
     visibility: Visibility
 
 
@@ -135,17 +161,22 @@ class LedgerPage(Schema):
     next_cursor: str | None
 
 
-class BatchRowIn(Schema):
-    prompt: str = Field(max_length=10000)
-    negative_prompt: str = Field("", max_length=10000)
+class BatchRowIn(Strict):
+    prompt: str = Field(max_length=PROMPT_MAX)
+    negative_prompt: str = Field("", max_length=PROMPT_MAX)
     aspect_ratio: str | None = Field(None, max_length=16)
     duration: int | None = Field(None, ge=1, le=60)
 
 
-class BatchIn(Schema):
+class BatchIn(Strict):
     model: str = Field(max_length=120)
     account: int | None = Field(None, ge=1, le=2**31 - 1)
     mode: str | None = Field(None, max_length=16)
+    # Shared by every row unless a row says otherwise (as on the batch page).
+    duration: int | None = Field(None, ge=1, le=60)
+    aspect_ratio: str | None = Field(None, max_length=16)
+    sound: bool | None = None
+    negative_prompt: str = Field("", max_length=PROMPT_MAX)
     title: str = Field("", max_length=200)
     visibility: Visibility = "team"
     rows: list[BatchRowIn] = Field(min_length=1, max_length=50)
@@ -167,7 +198,7 @@ class BatchPage(Schema):
     next_cursor: str | None
 
 
-class WebhookIn(Schema):
+class WebhookIn(Strict):
     url: str = Field(max_length=2000)
     events: list[Literal["generation.ready", "generation.failed"]] = Field(
         default_factory=lambda: ["generation.ready", "generation.failed"], min_length=1, max_length=2

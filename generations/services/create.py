@@ -135,10 +135,17 @@ def generation_create(
     return gen
 
 
+class PriceRose(catalog.CatalogError):
+    """The price is above what the member was shown (or, through the API, the most they allowed)."""
+
+    def __init__(self, cost: int, quoted: int):
+        self.cost, self.quoted = cost, quoted
+        message = f"The price changed to {cost} credits (the form showed {quoted}). Submit again to confirm."
+        super().__init__({"model": message})
+
+
 def check_quote(cost: int, quoted_cost: int | None) -> None:
     """A price rose, or the account the page showed is no longer the best, after the member saw the quote: never a
     silent higher charge. (A lower price is simply charged: at most what the form showed.)"""
     if quoted_cost is not None and cost > quoted_cost:
-        raise catalog.CatalogError(
-            {"model": f"The price changed to {cost} credits (the form showed {quoted_cost}). Submit again to confirm."}
-        )
+        raise PriceRose(cost, quoted_cost)

@@ -29,8 +29,16 @@ def generation_cancel(*, generation: Generation, actor: Any) -> None:
             status=S.CANCELED, finished_at=now, updated_at=now, next_run_at=None, error="Canceled by its owner."
         )
         if moved != 1:
-            raise ActionRefused("This video has already been sent to the provider and can no longer be canceled.")
+            raise ActionRefused(_why_not_cancelable(Generation.objects.get(pk=generation.pk).status))
         credits_refund(generation=Generation.objects.get(pk=generation.pk), reason="canceled before it was sent")
+
+
+def _why_not_cancelable(status: str) -> str:
+    if status == S.CANCELED:
+        return "This video is already canceled (its credits are back)."
+    if status in Generation.FINISHED:
+        return "This video has already finished."
+    return "This video has already been sent to the provider and can no longer be canceled."
 
 
 def generation_mark_failed(*, generation: Generation, actor: Any, reason: str = "") -> None:
