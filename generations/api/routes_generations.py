@@ -146,8 +146,7 @@ _RANGED = {
 }
 
 
-@router.api_operation(
-    ["GET", "HEAD"],
+@router.get(
     "/generations/{uuid:pk}/video",
     summary="Download the video (Range requests resume)",
     openapi_extra=_RANGED,
@@ -156,8 +155,7 @@ def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return files.serve_video(request, _viewable(request, pk))
 
 
-@router.api_operation(
-    ["GET", "HEAD"],
+@router.get(
     "/generations/{uuid:pk}/poster",
     summary="The video's poster image (JPEG)",
     openapi_extra={
