@@ -3,8 +3,6 @@ left). Read-only otherwise: only the member ever sees a token, once; the admin s
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,10 +10,11 @@ from django.http import HttpRequest
 from generations import audit
 from generations.api.tokens import token_revoke, token_state
 from generations.models import ApiToken
+from generations.webhooks.admin import _ReadOnly as ReadOnly  # no add, change or delete: actions only
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnly):
     list_display = ("name", "user", "shown_as", "scope", "state", "created_at", "expires_at", "last_used_at")
     list_filter = ("scope", "created_at")
     list_select_related = ("user",)
@@ -24,15 +23,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     fields = ("name", "user", "shown_as", "scope", "state", "created_at", "expires_at", "last_used_at", "revoked_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Token")
     def shown_as(self, obj: ApiToken) -> str:
