@@ -8,9 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from generations import audit
+from generations.admin import _ReadOnlyAdmin as ReadOnly  # no add, change or delete: actions only
 from generations.api.tokens import token_revoke, token_state
 from generations.models import ApiToken
-from generations.webhooks.admin import _ReadOnly as ReadOnly  # no add, change or delete: actions only
 
 
 @admin.register(ApiToken)

@@ -6,11 +6,10 @@ from itertools import product
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from generations import catalog
 from generations.api import out
-from generations.api.problems import Problem
 from generations.api.schemas import BalanceOut, LedgerPage, PriceOut
 from generations.forms import model_options
 from generations.models import CreditAccount, CreditEntry
@@ -89,13 +88,11 @@ def balance(request: HttpRequest) -> dict[str, Any]:
 
 class LedgerFilters(Schema):
     cursor: str = ""
-    limit: int = 50
+    limit: int = Field(50, ge=1, le=200)
 
 
 @router.get("/ledger", response=LedgerPage, summary="Every movement of your credits, newest first")
 def ledger(request: HttpRequest, filters: Query[LedgerFilters]) -> dict[str, Any]:
-    if not 1 <= filters.limit <= 200:
-        raise Problem(422, "Bad limit.", {"limit": "From 1 to 200."})
     qs = CreditEntry.objects.filter(account__user=request.user)
     rows, cursor = out.page_of(qs, cursor=filters.cursor, limit=filters.limit)
     return {"items": [out.entry_out(e) for e in rows], "next_cursor": cursor}

@@ -5,25 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import Http404, HttpRequest
-from ninja import Query, Router, Schema, Status
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
 
 from generations.api import form_input, out
 from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
 from generations.api.problems import Problem
 from generations.api.schemas import BatchIn, BatchOut, BatchPage
 from generations.batches.services import Item, RowsRefused, batch_create
-from generations.batches.views import progress
+from generations.batches.views import get_batch_for_owner, progress
 from generations.models import Batch
 
 router = Router(tags=["Batches"])
-
-
-def _own(request: HttpRequest, pk: uuid.UUID) -> Batch:
-    batch = Batch.objects.filter(pk=pk).first()
-    if batch is None or not (batch.owner_id == request.user.pk or request.user.is_staff):
-        raise Http404("No such batch.")
-    return batch
 
 
 def _detail(batch: Batch, request: HttpRequest) -> dict[str, Any]:
@@ -64,17 +57,15 @@ def batch_new(request: HttpRequest, payload: BatchIn, idempotency_key: str = IDE
 
 class BatchFilters(Schema):
     cursor: str = ""
-    limit: int = 20
+    limit: int = Field(20, ge=1, le=100)
 
 
 @router.get("/batches", response=BatchPage, summary="Your batches, newest first")
 def batch_list(request: HttpRequest, filters: Query[BatchFilters]) -> dict[str, Any]:
-    if not 1 <= filters.limit <= 100:
-        raise Problem(422, "Bad limit.", {"limit": "From 1 to 100."})
     rows, cursor = out.page_of(Batch.objects.filter(owner=request.user), cursor=filters.cursor, limit=filters.limit)
     return {"items": [out.batch_out(b, progress(b)) for b in rows], "next_cursor": cursor}
 
 
 @router.get("/batches/{uuid:pk}", response=BatchOut, summary="One batch of yours, with its videos in row order")
 def batch_get(request: HttpRequest, pk: uuid.UUID) -> dict[str, Any]:
-    return _detail(_own(request, pk), request)
+    return _detail(get_batch_for_owner(request, pk), request)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from generations.api import form_input, out
@@ -66,13 +66,11 @@ class ListFilters(Schema):
     created_after: datetime | None = None
     created_before: datetime | None = None
     cursor: str = ""
-    limit: int = 20
+    limit: int = Field(20, ge=1, le=100)
 
 
 @router.get("/generations", response=GenerationPage, summary="Your videos, or the team's shared ones, newest first")
 def generation_list(request: HttpRequest, filters: Query[ListFilters]) -> dict:
-    if not 1 <= filters.limit <= 100:
-        raise Problem(422, "Bad limit.", {"limit": "From 1 to 100."})
     user = request.user
     # "team": the gallery (every shared ready video, yours included); "mine": all of yours, in any state.
     qs = (

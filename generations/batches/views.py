@@ -26,7 +26,7 @@ from generations.views.gallery import count_pages, paginate, with_favorites
 S = Generation.Status
 
 
-def _get_batch(request: HttpRequest, pk: uuid.UUID) -> Batch:
+def get_batch_for_owner(request: HttpRequest, pk: uuid.UUID) -> Batch:
     """The member's own batch (staff: anyone's); 404 otherwise, as for a private video."""
     batch = Batch.objects.filter(pk=pk).first()
     if batch is None or not (batch.owner_id == request.user.pk or request.user.is_staff):
@@ -149,7 +149,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def batch_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    batch = _get_batch(request, pk)
+    batch = get_batch_for_owner(request, pk)
     gens = with_favorites(batch.generations.alive().select_related("owner"), request.user).order_by("batch_row")
     ctx = {"batch": batch, "gens": gens, "counts": progress(batch)}
     return render(request, "batches/detail.html", ctx)
@@ -167,14 +167,14 @@ def progress(batch: Batch) -> dict[str, Any]:
 
 @require_safe
 def batch_status(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
-    response = JsonResponse(progress(_get_batch(request, pk)))
+    response = JsonResponse(progress(get_batch_for_owner(request, pk)))
     response["Cache-Control"] = "no-store"
     return response
 
 
 @require_safe
 def batch_zip(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    batch = _get_batch(request, pk)
+    batch = get_batch_for_owner(request, pk)
     if not ready_videos(batch):
         raise Http404("No video of this batch is ready yet.")
     return batch_zip_response(batch)

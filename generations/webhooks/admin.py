@@ -4,7 +4,6 @@ endpoint's URL is listed by its origin alone, since URLs often carry a token of 
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
@@ -14,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from generations import audit
+from generations.admin import _ReadOnlyAdmin as ReadOnlyAdmin  # imported at the end of generations.admin
 from generations.models import Webhook, WebhookDelivery
 from generations.webhooks.services import webhook_deactivate
 
@@ -23,19 +23,8 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/…"
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Webhook)
-class WebhookAdmin(_ReadOnly):
+class WebhookAdmin(ReadOnlyAdmin):
     list_display = ("pk", "owner", "destination", "events", "active", "token", "created_at")
     list_filter = ("active", "created_at")
     list_select_related = ("owner", "token")
@@ -61,7 +50,7 @@ class WebhookAdmin(_ReadOnly):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("event", "video", "owner", "state", "attempts", "status_code", "last_attempt_at")
     list_filter = ("event", "created_at")
     list_select_related = ("generation", "webhook__owner")
