@@ -31,9 +31,10 @@ audit: $(VENV)/.dev  ## known vulnerabilities in the pinned versions (needs pypi
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-soak: $(VENV)/.dev  ## the long fault-and-crash soak (500+ generations), then the stateful model's long profile
+soak: $(VENV)/.dev  ## the long fault-and-crash soak (500+ generations), the stateful model's long profile, the API fuzz at 200
 	SOAK_GENERATIONS=$${SOAK_GENERATIONS:-500} $(BIN)/pytest tests/test_soak.py -m slow -s
 	MODEL_PROFILE=soak $(BIN)/pytest tests/test_model_pipeline.py -s
+	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/test_api_schema.py -p no:xdist
 
 bench: $(VENV)/.dev  ## benchmarks that print figures (see bench/README.md)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: under /api/ every error, Django's own included, is problem+json (generations/api/middleware.py).
+    "generations.api.middleware.ApiProblemsMiddleware",
     # First: NUL bytes and non-UTF-8 bodies are a 400 before anything reads them (kling_site/badinput.py).
     "kling_site.badinput.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
+    # Under /api/: a query parameter the operation does not take is a 422, never silently ignored.
+    "generations.api.unknown_query.UnknownQueryMiddleware",
     # Under DEBUG (make run): the site's own 404/500 pages, not Django's technical ones. No-op otherwise.
     # Innermost, so the pages it renders still get the security and CSP headers.
     "kling_site.errorpages.SiteErrorPagesMiddleware",

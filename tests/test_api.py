@@ -4,6 +4,7 @@ problem+json errors and the per-token rate limit."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from generations.api.tokens import token_create, token_revoke
+from generations.api.tokens import TokenError, token_create, token_revoke
 from generations.models import ApiToken, CreditAccount, CreditEntry, Generation
 from tests import factories
 from tests.test_access_matrix import _ready, sample  # noqa: F401  (a module-scoped fixture)
@@ -110,6 +111,15 @@ def test_not_enough_credits_is_a_402_and_nothing_is_charged(charlie: Any, creden
     assert not Generation.objects.exists()
 
 
+def test_a_member_holds_at_most_twenty_live_tokens_so_the_rate_limit_cannot_be_multiplied(alice: Any) -> None:
+    made = [token_create(user=alice, name=f"t{n}", scope="read")[0] for n in range(20)]
+    with pytest.raises(TokenError, match="20 active tokens"):
+        token_create(user=alice, name="one more", scope="read")
+    assert ApiToken.objects.filter(user=alice).count() == 20
+    token_revoke(token=made[0])
+    token_create(user=alice, name="one more", scope="read")  # a revoked one no longer counts
+
+
 def test_tokens_bad_revoked_expired_and_read_only(alice: Any, credentials: Any) -> None:
     is_problem(Client().get(API + "/balance"), 401)
     is_problem(Api("ks_not-a-token").get("/balance"), 401)
@@ -182,7 +192,37 @@ def test_what_a_request_says_is_never_dropped_silently(alice: Any, alice_api: Ap
     assert "max_cost of 1" in capped["errors"]["max_cost"][0]
     odd = is_problem(alice_api.post("/generations", KITE | {"duration": 7}, key="d"), 422)
     assert odd["errors"]["duration"] == ["Choose one of: 5, 10."]
+    strict = is_problem(alice_api.post("/generations", KITE | {"max_cost": True, "sound": "yes"}, key="e"), 422)
+    assert {"max_cost", "sound"} <= set(strict["errors"])  # JSON true is not 1, "yes" is not true
+    gone = is_problem(alice_api.post("/generations", KITE | {"continues": str(uuid.uuid4())}, key="f"), 422)
+    assert gone["errors"]["continues"] == ["No video you can open has this id."]
     assert not Generation.objects.exists() and CreditAccount.balance_of(alice) == 500
+
+
+def test_a_filter_typo_or_a_date_that_is_not_one_is_refused_never_ignored(
+    alice: Any, alice_api: Api, make_generation: Any
+) -> None:
+    make_generation(alice, status="failed")
+    typo = is_problem(alice_api.get("/generations", stauts="ready"), 422)
+    assert typo["errors"] == {"stauts": ["This operation takes no such query parameter."]}
+    assert "cursour" in is_problem(alice_api.get("/ledger", cursour="x"), 422)["errors"]
+    for odd in ("0.5", "2026-12-03", "1764000000", "2026-12-03T09:30:00"):  # a Unix time, a date, no offset
+        assert "created_before" in is_problem(alice_api.get("/generations", created_before=odd), 422)["errors"]
+    later = alice_api.get("/generations", created_before="2999-01-01T00:00:00Z")
+    assert later.status_code == 200 and len(later.json()["items"]) == 1
+    assert alice_api.get("/generations", created_after="2999-01-01T00:00:00+02:00").json()["items"] == []
+
+
+def test_what_django_refuses_before_the_api_is_a_problem_too(alice: Any, alice_api: Api, settings: Any) -> None:
+    """Bad input, CSRF on a path no operation has, an unmatchable path, a body too large, a broken multipart."""
+    assert "NUL" in is_problem(alice_api.get("/generations", q="a\x00b"), 400)["detail"]
+    is_problem(Client(enforce_csrf_checks=True).post(API + "/no-such-thing", {}), 404)
+    is_problem(Client(enforce_csrf_checks=True).patch(API + "/generations/null,null", "{}"), 404)
+    is_problem(alice_api.get("/generations/a\nb"), 404)
+    broken = b'--x\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'
+    assert alice_api.client.generic("POST", API + "/images", broken, "multipart/form-data").status_code == 400
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    is_problem(alice_api.post("/quote", KITE | {"prompt": "x" * 500}), 413)
 
 
 def test_batch_settings_shared_by_every_row_are_applied(alice: Any, alice_api: Api, credentials: Any) -> None:

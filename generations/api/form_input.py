@@ -15,6 +15,7 @@ from generations import catalog
 from generations.api.problems import Problem
 from generations.api.schemas import GenerationIn
 from generations.forms import SHOT_ROWS, GenerationForm, model_options
+from generations.models import Generation
 from generations.services.create import PriceRose
 
 # form field -> the API field a member wrote
@@ -113,10 +114,12 @@ def _refuse_unknown(payload: GenerationIn, form: GenerationForm) -> None:
         for name, field in checks.items()
         if values.get(name) not in (None, "", [], False) and field not in fields
     }
+    if payload.continues and not Generation.objects.visible_to(form.user).filter(pk=payload.continues).exists():
+        unknown["continues"] = "No video you can open has this id."
     if values.get("shots") and not payload.multi_shot:
         unknown["shots"] = "Shots make a multi-shot video: send multi_shot: true with them."
     if unknown:
-        raise Problem(422, "This model does not take some of these options; see errors.", unknown)
+        raise Problem(422, "Some of these options cannot be used; see errors.", unknown)
 
 
 def checked_form(payload: GenerationIn, *, user: Any, form_token: uuid.UUID | None = None) -> GenerationForm:

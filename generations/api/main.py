@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, URLResolver, path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Swagger
 
 from generations.api import problems, routes_account, routes_batches, routes_generations, routes_webhooks
@@ -63,6 +64,7 @@ for module in (routes_account, routes_generations, routes_batches, routes_webhoo
     api.add_router("v1/", module.router)
 
 
+@csrf_exempt  # a POST to a path no operation has is a 404, not the CSRF page
 def _not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     return problems.problem(404, "No such API endpoint; see /api/docs/.")
 

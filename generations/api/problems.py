@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -74,6 +76,10 @@ def install(api: NinjaAPI, payload_names: frozenset[str]) -> None:
         catalog.CatalogError: lambda r, e: problem(422, "This request is refused; see errors.", errors=e.errors),
         InsufficientCredits: lambda r, e: problem(402, str(e)),
         ActionRefused: lambda r, e: problem(409, str(e)),
+        # Django refuses these while reading the body, inside the view: a client's mistake, not a 500.
+        RequestDataTooBig: lambda r, e: problem(413, "The request body is too large."),
+        SuspiciousOperation: lambda r, e: problem(400, "The request could not be read."),
+        MultiPartParserError: lambda r, e: problem(400, "The multipart body could not be read."),
     }
     for kind, handler in handlers.items():
         api.add_exception_handler(kind, handler)

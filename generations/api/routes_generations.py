@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +12,15 @@ from ninja.files import UploadedFile
 from generations.api import form_input, out
 from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
 from generations.api.problems import Problem
-from generations.api.schemas import GenerationIn, GenerationOut, GenerationPage, ImageOut, QuoteOut, VisibilityIn
+from generations.api.schemas import (
+    DateTimeIn,
+    GenerationIn,
+    GenerationOut,
+    GenerationPage,
+    ImageOut,
+    QuoteOut,
+    VisibilityIn,
+)
 from generations.media import images
 from generations.models import Generation
 from generations.services import manage
@@ -63,8 +70,8 @@ class ListFilters(Schema):
     model: str = ""
     q: str = ""
     batch: uuid.UUID | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: DateTimeIn | None = None
+    created_before: DateTimeIn | None = None
     cursor: str = ""
     limit: int = Field(20, ge=1, le=100)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, StrictBool, StrictFloat, StrictInt
 
 from generations.catalog import MAX_SHOTS, PROMPT_MAX, SHOT_PROMPT_MAX
 
@@ -17,8 +18,22 @@ Status = Literal[
 ]
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    """The schema says date-time (RFC 3339); Pydantic alone would also take 0.5 as a Unix time, or a date alone."""
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("Give a date and time with its offset, e.g. 2026-12-03T09:30:00Z.")
+
+
+DateTimeIn = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
+
 class Strict(Schema):
-    """A request body: a field we do not know is refused by name (a typo such as "aspectratio" is never dropped)."""
+    """A request body: a field we do not know is refused by name (a typo such as "aspectratio" is never dropped).
+    Numbers and yes/no fields take JSON numbers and booleans only (Strict*): "max_cost": true is not a 1."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,39 +48,43 @@ class ProblemOut(Schema):
 
 class ShotIn(Strict):
     prompt: str = Field(max_length=SHOT_PROMPT_MAX)
-    duration: int = Field(ge=1, le=60)
+    duration: StrictInt = Field(ge=1, le=60)
 
 
 class CameraIn(Strict):
     type: str = Field(max_length=40, description="simple, down_back, forward_up, right_turn_forward, left_turn_forward")
     axis: str = Field("", max_length=40, description="For type simple: horizontal, vertical, pan, tilt, roll, zoom")
-    value: float = Field(0, ge=-10, le=10)
+    value: StrictFloat = Field(0, ge=-10, le=10)
 
 
 class GenerationIn(Strict):
     """The New video form's fields. Omitted options take the model's defaults; an option the model lacks is a 422."""
 
     model: str = Field(max_length=120, description="A model's id from GET /api/v1/models")
-    account: int | None = Field(None, ge=1, le=2**31 - 1, description="Pin one provider account (default: automatic)")
+    account: StrictInt | None = Field(
+        None, ge=1, le=2**31 - 1, description="Pin one provider account (default: automatic)"
+    )
     prompt: str = Field("", max_length=PROMPT_MAX)
     negative_prompt: str = Field("", max_length=PROMPT_MAX)
     mode: str | None = Field(None, max_length=16)
     aspect_ratio: str | None = Field(None, max_length=16)
-    duration: int | None = Field(None, ge=1, le=60)
-    sound: bool | None = None
-    cfg_scale: float | None = Field(None, ge=0, le=1)
+    duration: StrictInt | None = Field(None, ge=1, le=60)
+    sound: StrictBool | None = None
+    cfg_scale: StrictFloat | None = Field(None, ge=0, le=1)
     start_image: str = Field("", max_length=2000, description="An image id from POST /api/v1/images")
     end_image: str = Field("", max_length=2000, description="An image id from POST /api/v1/images")
     image_url: str = Field("", max_length=2000, description="…or a public http(s) address of the start image")
     tail_image_url: str = Field("", max_length=2000, description="…or a public http(s) address of the end image")
-    multi_shot: bool = False
+    multi_shot: StrictBool = False
     shot_type: Literal["", "customize", "intelligence"] = ""
     shots: list[ShotIn] = Field(default_factory=list, max_length=MAX_SHOTS, description="With multi_shot: true")
     camera_control: CameraIn | None = None
-    watermark: bool = False
+    watermark: StrictBool = False
     visibility: Visibility = "team"
     continues: uuid.UUID | None = Field(None, description="A video of yours whose last frame starts this one")
-    max_cost: int | None = Field(None, ge=0, le=10**9, description="Refuse (422) rather than charge more than this")
+    max_cost: StrictInt | None = Field(
+        None, ge=0, le=10**9, description="Refuse (422) rather than charge more than this"
+    )
 
 
 class PriceOut(Schema):
@@ -165,22 +184,22 @@ class BatchRowIn(Strict):
     prompt: str = Field(max_length=PROMPT_MAX)
     negative_prompt: str = Field("", max_length=PROMPT_MAX)
     aspect_ratio: str | None = Field(None, max_length=16)
-    duration: int | None = Field(None, ge=1, le=60)
+    duration: StrictInt | None = Field(None, ge=1, le=60)
 
 
 class BatchIn(Strict):
     model: str = Field(max_length=120)
-    account: int | None = Field(None, ge=1, le=2**31 - 1)
+    account: StrictInt | None = Field(None, ge=1, le=2**31 - 1)
     mode: str | None = Field(None, max_length=16)
     # Shared by every row unless a row says otherwise (as on the batch page).
-    duration: int | None = Field(None, ge=1, le=60)
+    duration: StrictInt | None = Field(None, ge=1, le=60)
     aspect_ratio: str | None = Field(None, max_length=16)
-    sound: bool | None = None
+    sound: StrictBool | None = None
     negative_prompt: str = Field("", max_length=PROMPT_MAX)
     title: str = Field("", max_length=200)
     visibility: Visibility = "team"
     rows: list[BatchRowIn] = Field(min_length=1, max_length=50)
-    max_total: int | None = Field(None, ge=0, le=10**9)
+    max_total: StrictInt | None = Field(None, ge=0, le=10**9)
 
 
 class BatchOut(Schema):

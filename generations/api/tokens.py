@@ -10,12 +10,18 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from generations.models_api import ApiToken
 
 PREFIX = "ks_"
 NAME_MAX = 80
+# The rate limit is per token: a cap on live tokens keeps one member from multiplying it (and a leaked session
+# from minting tokens without end).
+ACTIVE_MAX = 20
 # last_used_at is written at most this often per token, so reads do not each write a row.
 USED_RESOLUTION = timedelta(minutes=1)
 
@@ -40,9 +46,14 @@ def token_create(*, user: Any, name: str, scope: str, expires_at: datetime | Non
     if expires_at is not None and expires_at <= timezone.now():
         raise TokenError("Choose an expiry date in the future.")
     raw = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user, name=name, scope=scope, expires_at=expires_at, prefix=raw[:8], digest=digest_of(raw)
-    )
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one create at a time per member
+        live = ApiToken.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), user=user)
+        if live.filter(revoked_at__isnull=True).count() >= ACTIVE_MAX:
+            raise TokenError(f"You have {ACTIVE_MAX} active tokens: revoke one you no longer use first.")
+        token = ApiToken.objects.create(
+            user=user, name=name, scope=scope, expires_at=expires_at, prefix=raw[:8], digest=digest_of(raw)
+        )
     return token, raw
 
 
