@@ -29,7 +29,7 @@ STEPS: dict[str, tuple[str, str, int]] = {
     "sweep": ("generations.jobs.sweep", "default", 120),
     "notify": ("generations.jobs.notify", "default", 60),
     "line": ("generations.jobs.line", "default", 60),
-    "webhook": ("generations.jobs.webhook", "default", 60),  # args: a WebhookDelivery id, not a generation's
+    "webhook": ("generations.jobs.webhook", "hooks", 60),  # args: a WebhookDelivery id, not a generation's
 }
 _STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 

@@ -116,6 +116,8 @@ RQ_QUEUES = {
     "fetch": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900, "SERIALIZER": _JSON},
     # synchronous provider calls that block for minutes (Segmind v1)
     "long": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1200, "SERIALIZER": _JSON},
+    # webhook deliveries: a member's slow or hanging receiver must never hold a poll or a download
+    "hooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60, "SERIALIZER": _JSON},
 }
 # The cache: the API's per-token request counts, shared by every process (Django's own Redis backend).
 CACHES = {

@@ -33,7 +33,7 @@ pytest_plugins = [
     "tests.fixtures_browser",
 ]
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = ("default", "fetch", "long")
+QUEUES = ("default", "fetch", "long", "hooks")
 
 
 @pytest.fixture(autouse=True)

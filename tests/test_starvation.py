@@ -16,6 +16,7 @@ import pytest
 
 from generations.management.commands.devserver import WORKERS
 from generations.models import Generation
+from generations.scheduling import STEPS
 from tests import factories
 from tests.conftest import ROOT, wait_for
 
@@ -42,6 +43,14 @@ def test_the_long_queue_has_its_own_process_in_the_procfile_and_in_make_run() ->
     assert all(q == ("long",) or "long" not in q for _n, q in WORKERS)
     assert sum(1 for _n, q in WORKERS if "default" in q) >= 2, "one hung submit must not hold every short job"
     assert {q for _n, q in WORKERS} == set(procfile.values())
+
+
+def test_webhook_deliveries_have_their_own_process_so_a_hanging_receiver_holds_no_video() -> None:
+    """A member's receiver that hangs for its whole timeout, again and again, must not sit in a poll's worker."""
+    queue = STEPS["webhook"][1]
+    assert [q for q in _procfile_workers().values() if queue in q] == [(queue,)]
+    assert [q for _n, q in WORKERS if queue in q] == [(queue,)]
+    assert all(STEPS[step][1] != queue for step in STEPS if step != "webhook")
 
 
 def _elapsed_until_ready(gen: Generation, timeout: float) -> float:

@@ -206,7 +206,7 @@ def test_an_event_is_written_with_the_status_change_or_not_at_all(alice, receive
         raise RuntimeError("crash before the commit")
     assert Generation.objects.get(pk=gen.pk).status == S.QUEUED
     assert WebhookDelivery.objects.count() == 0
-    assert not [j for j in queue_for("default").job_ids if j.startswith("webhook-")]  # nothing scheduled either
+    assert not [j for j in queue_for("hooks").job_ids if j.startswith("webhook-")]  # nothing scheduled either
 
 
 def test_only_the_owners_active_endpoints_for_that_event_are_told(alice, receiver):
@@ -236,7 +236,7 @@ def test_a_500_is_retried_with_backoff_and_the_same_id_until_a_200(alice, receiv
     assert delivery.error == "The endpoint answered HTTP 500."
     wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
     assert 8 <= wait <= 12  # 10 s ± 20 %
-    scheduled = queue_for("default").scheduled_job_registry.get_job_ids()
+    scheduled = queue_for("hooks").scheduled_job_registry.get_job_ids()
     assert f"webhook-{delivery.pk}-a1" in scheduled  # the next try is waiting in Redis
     assert delivery_attempt(delivery.pk) is None  # not due yet: nothing is sent
     assert len(receiver.requests) == 1

@@ -26,6 +26,7 @@ WORKERS = [
     ("worker1", ("default", "fetch")),
     ("worker2", ("default", "fetch")),
     ("longworker", ("long",)),
+    ("hooksworker", ("hooks",)),
 ]
 
 
