@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from generations.media import upload_sweep
 from generations.services import line as line_service
 from generations.services import notify as notify_service
 from generations.services import pipeline, recovery
@@ -29,6 +30,8 @@ def fetch(gen_id: str) -> None:
 
 def sweep(_: str = "") -> None:
     recovery.generations_recover()
+    if recovery.upload_sweep_due():
+        upload_sweep.uploads_sweep()
 
 
 def notify(gen_id: str) -> None:

@@ -125,6 +125,8 @@ CACHES = {
 }
 # Requests one API token may make per window ("120/min"; units s, min, h, day): more get 429 with Retry-After.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", "120/min")
+# Pictures a member may send to POST /api/v1/images per UTC day (up to 10 MB each; unused ones go after 8 days).
+API_UPLOADS_PER_DAY = env.int("API_UPLOADS_PER_DAY", 200)
 RQ = {"WORKER_CLASS": "generations.worker.Worker", "COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
 RQ_API_TOKEN = env.str("RQ_API_TOKEN", "")

@@ -40,6 +40,16 @@ class TokenAuth(HttpBearer):
         return found
 
 
+def uploads_refused_for(user: Any) -> int:
+    """0 while the member has pictures left today (API_UPLOADS_PER_DAY), else the seconds until tomorrow (UTC)."""
+    now = time.time()
+    key = f"api-uploads:{user.pk}:{int(now // 86400)}"
+    cache.add(key, 0, 86400 + 60)
+    if cache.incr(key) <= settings.API_UPLOADS_PER_DAY:
+        return 0
+    return max(1, int(86400 - now % 86400))
+
+
 class TokenRateThrottle(BaseThrottle):
     """At most API_RATE_LIMIT requests per token (e.g. "120/min") in each fixed window, counted atomically in the
     cache (Redis), so every process of the site shares one count. A refusal is a 429 with Retry-After."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from generations.api import form_input, out
+from generations.api.auth import uploads_refused_for
 from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
-from generations.api.problems import Problem
+from generations.api.problems import Problem, problem
 from generations.api.schemas import (
     DateTimeIn,
     GenerationIn,
@@ -184,7 +186,12 @@ def generation_poster(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     response={201: ImageOut},
     summary="Upload a start or end image (JPEG, PNG or WebP, up to 10 MB); use its id in a create request",
 )
-def image_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:
+def image_upload(request: HttpRequest, file: File[UploadedFile]) -> Status | HttpResponse:
+    wait = uploads_refused_for(request.user)
+    if wait:
+        refused = problem(429, f"You have sent {settings.API_UPLOADS_PER_DAY} pictures today; send more tomorrow.")
+        refused["Retry-After"] = str(wait)
+        return refused
     try:
         checked = images.check_image(file, size=file.size)
     except images.InvalidImage as exc:

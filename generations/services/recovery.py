@@ -75,6 +75,14 @@ ALLOWANCE_LOCK = "kling:allowances-run"
 ALLOWANCE_EVERY_SECONDS = 600
 
 
+UPLOAD_SWEEP_LOCK = "kling:upload-sweep"
+
+
+def upload_sweep_due() -> bool:
+    """Unused uploads are swept once a day across the fleet (a Redis lock)."""
+    return bool(queue_for("default").connection.set(UPLOAD_SWEEP_LOCK, "1", nx=True, ex=86400))
+
+
 def allowances_due() -> bool:
     """Allowances are checked every ten minutes across the fleet (a Redis lock), so a missed run is caught up."""
     return bool(queue_for("default").connection.set(ALLOWANCE_LOCK, "1", nx=True, ex=ALLOWANCE_EVERY_SECONDS))
