@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from generations.api import idempotency
 from generations.media import upload_sweep
 from generations.services import line as line_service
 from generations.services import notify as notify_service
@@ -30,8 +31,9 @@ def fetch(gen_id: str) -> None:
 
 def sweep(_: str = "") -> None:
     recovery.generations_recover()
-    if recovery.upload_sweep_due():
+    if recovery.upload_sweep_due():  # once a day across the fleet
         upload_sweep.uploads_sweep()
+        idempotency.keys_forget_old()
 
 
 def notify(gen_id: str) -> None:

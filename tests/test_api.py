@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from generations.api.idempotency import keys_forget_old
 from generations.api.tokens import TokenError, token_create, token_revoke
 from generations.models import ApiToken, CreditAccount, CreditEntry, Generation
 from tests import factories
@@ -91,6 +92,17 @@ def test_create_charges_once_per_idempotency_key_and_a_changed_body_is_refused(
     assert "Idempotency-Key" in is_problem(changed, 422)["errors"]
     assert Generation.objects.count() == 1
     assert "Idempotency-Key" in is_problem(alice_api.post("/generations", KITE), 422)["errors"]
+
+
+def test_a_key_forgotten_after_thirty_days_still_never_charges_twice(
+    alice: Any, alice_api: Api, credentials: Any
+) -> None:
+    made = alice_api.post("/generations", KITE, key="nightly-7").json()
+    assert keys_forget_old(now=timezone.now() + timedelta(days=29)) == 0
+    assert keys_forget_old(now=timezone.now() + timedelta(days=31)) == 1
+    again = alice_api.post("/generations", KITE, key="nightly-7")
+    assert again.status_code == 200 and again.json()["id"] == made["id"]
+    assert CreditEntry.objects.filter(kind="charge").count() == 1
 
 
 def test_invalid_values_are_a_422_with_a_message_per_field_and_nothing_is_made(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from ninja import Header
 
 from generations.api.problems import Problem
@@ -46,3 +48,13 @@ def form_token_for(user: Any, key: str | None, endpoint: str, body: dict[str, An
                 {HEADER: "Already used with a different request."},
             ) from None
     return uuid.uuid5(_NAMESPACE, f"{user.pk}:{endpoint}:{key}")
+
+
+KEEP = timedelta(days=30)
+
+
+def keys_forget_old(now: datetime | None = None) -> int:
+    """Forget keys older than KEEP (the daily sweep). A retry after that still gets the video it made, never a
+    second charge (the key's form token is the same); only a different body under it is no longer told apart."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=(now or timezone.now()) - KEEP).delete()
+    return deleted
