@@ -353,3 +353,18 @@ def test_admins_see_tokens_by_their_first_characters_and_can_revoke_one(alice: A
     response = staff.post("/admin/generations/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert response.status_code == 302
     is_problem(Api(raw).get("/balance"), 401)
+
+
+def test_head_on_a_download_answers_the_gets_headers_without_the_body(matrix_world: dict[str, Any]) -> None:
+    """What `curl -I` or `wget -c` ask before a download: size and ranges, with the same privacy as GET."""
+    apis, items = matrix_world["apis"], matrix_world["items"]
+    for kind in ("video", "poster"):
+        url = f"{API}/generations/{items['team'].pk}/{kind}"
+        got, head = apis["bob"].client.get(url), apis["bob"].client.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head["Content-Length"] == got["Content-Length"] and head["Content-Type"] == got["Content-Type"]
+        ranged = apis["bob"].client.head(url, HTTP_RANGE="bytes=0-9")
+        assert ranged.status_code == 206 and ranged["Content-Range"].startswith("bytes 0-9/")
+        assert apis["bob"].client.head(f"{API}/generations/{items['private'].pk}/{kind}").status_code == 404
+    outside = apis["alice"].client.get(f"{API}/generations/{items['team'].pk}/video", HTTP_RANGE="bytes=999999999-")
+    assert is_problem(outside, 416) and outside["Content-Range"].startswith("bytes */")

@@ -6,14 +6,14 @@ import uuid
 from typing import Literal
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from generations.api import form_input, out
 from generations.api.auth import uploads_refused_for
 from generations.api.idempotency import IDEMPOTENCY_KEY, form_token_for
-from generations.api.problems import Problem, problem
+from generations.api.problems import MEDIA_TYPE, Problem, problem
 from generations.api.schemas import (
     DateTimeIn,
     GenerationIn,
@@ -146,8 +146,8 @@ _RANGED = {
         "206": {"description": "The requested byte range (Range: bytes=…)", "content": {"video/mp4": BINARY}},
         "304": {"description": "Not modified (If-None-Match)"},
         "416": {
-            "description": "The range is outside the file",
-            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "The range is outside the file (Content-Range: bytes */size)",
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         },
     }
 }
@@ -162,6 +162,13 @@ def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return files.serve_video(request, _viewable(request, pk))
 
 
+# HEAD, as download tools ask before resuming (curl -I, wget -c): the GET's answer without its body. Left out of
+# the schema, where it would be the same operation a second time.
+@router.api_operation(["HEAD"], "/generations/{uuid:pk}/video", include_in_schema=False)
+def generation_video_head(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    return _headers_only(generation_video(request, pk))
+
+
 @router.get(
     "/generations/{uuid:pk}/poster",
     summary="The video's poster image (JPEG)",
@@ -171,14 +178,29 @@ def generation_video(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             "206": {"description": "A byte range", "content": {"image/jpeg": BINARY}},
             "304": {"description": "Not modified"},
             "416": {
-                "description": "The range is outside the file",
-                "content": {"text/html": {"schema": {"type": "string"}}},
+                "description": "The range is outside the file (Content-Range: bytes */size)",
+                "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             },
         }
     },
 )
 def generation_poster(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return files.serve_poster(request, _viewable(request, pk))
+
+
+@router.api_operation(["HEAD"], "/generations/{uuid:pk}/poster", include_in_schema=False)
+def generation_poster_head(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    return _headers_only(generation_poster(request, pk))
+
+
+def _headers_only(full: HttpResponseBase) -> HttpResponse:
+    head = HttpResponse(status=full.status_code)
+    for name, value in full.items():
+        head[name] = value
+    opened = getattr(full, "file_to_stream", None)  # a FileResponse's file (full.close() would end the request)
+    if opened is not None:
+        opened.close()
+    return head
 
 
 @router.post(
