@@ -5,7 +5,7 @@ ones did (services.timing.expected_seconds). So instead of a doubling backoff, w
 waiting up to POLL_MAX_SECONDS, the schedule for an expected time E is:
 
 - nothing until 65 % of E (but never a gap over the cap: the waits are split evenly),
-- from there every `step + 0.1·|t - E|` seconds, `step` being E/60 within 1.5 to 3 s: the requests crowd around E,
+- from there every `step + 0.1·|t - E|` seconds, `step` being E/60 within 2.5 to 3 s: the requests crowd around E,
   where such tasks finish, and thin out on both sides of it (a task 60 s late is asked every ~9 s), up to the cap.
 
 Over task times of 30-300 s that spread 10-20 % around their kind's usual time, a finished video is seen about
@@ -21,7 +21,7 @@ import math
 
 EARLY_SHARE = 0.65  # the first look
 STEP_SHARE = 1 / 60  # the step at E is E/60 ...
-STEP_MIN_S = 1.5  # ... but at least this ...
+STEP_MIN_S = 2.5  # ... but at least this ...
 STEP_MAX_S = 3.0  # ... and at most this
 SPREAD = 0.1  # seconds added to the step per second away from E (either side)
 FLOOR_S = 1.0  # never sooner than this (RQ's scheduler keeps whole seconds anyway)
