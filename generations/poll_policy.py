@@ -8,8 +8,8 @@ waiting up to POLL_MAX_SECONDS, the schedule for an expected time E is:
 - from there every `step + 0.1·|t - E|` seconds, `step` being E/60 within 2.5 to 3 s: the requests crowd around E,
   where such tasks finish, and thin out on both sides of it (a task 60 s late is asked every ~9 s), up to the cap.
 
-Over task times of 30-300 s that spread 10-20 % around their kind's usual time, a finished video is seen about
-2 s after the provider finished (p95 5-8 s) for under 0.8 requests per 10 s of generation time
+Over task times of 30-300 s that spread 5-25 % around their kind's usual time, a finished video is seen about
+2 s after the provider finished (p95 4-8 s) for about 0.8 requests per 10 s of generation time
 (`bench/ready_latency.py`). With nothing known (fewer than three recent videos of the kind) the caller's old
 backoff applies unchanged. The function is pure: the pipeline passes what it knows, and the benchmark runs the
 same function against simulated task times.
