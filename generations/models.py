@@ -351,6 +351,13 @@ class Generation(models.Model):
             ),
             # Estimates: recent finished generations of one model and mode.
             models.Index(fields=["model", "mode", "-finished_at"], name="generation_model_finished"),
+            # Poll scheduling (services.timing.expected_seconds): the newest ready videos of one model, mode and
+            # duration.
+            models.Index(
+                fields=["model", "mode", "duration", "-finished_at"],
+                condition=Q(status="ready"),
+                name="generation_ready_kind_recent",
+            ),
             # Staff usage reports (generations/reports/queries.generations): everyone's videos in a date range.
             models.Index(fields=["created_at"], name="generation_created"),
         ]

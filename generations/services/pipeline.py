@@ -17,7 +17,7 @@ import threading
 import uuid
 from contextlib import suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ from generations.media import images
 from generations.media.fetch import DownloadError, download
 from generations.media.probe import InvalidVideo, make_poster, probe
 from generations.models import Generation, ProviderCredential
+from generations.poll_policy import FLOOR_S, poll_delay
 from generations.providers import get_client
 from generations.providers.base import (
     Client,
@@ -47,7 +48,7 @@ from generations.providers.base import (
 )
 from generations.providers.http import HttpOptions
 from generations.scheduling import schedule
-from generations.services import line, notify, routing
+from generations.services import line, notify, routing, timing
 from generations.services.credits import credits_refund
 from generations.webhooks.services import events_record
 
@@ -175,6 +176,20 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     if retry_after:
         delay = max(delay, min(retry_after, 600))
     return round(delay, 2)
+
+
+def next_poll_in(gen: Generation, *, now: datetime, fallback: float, retry_after: float | None = None) -> float:
+    """Seconds to the next status request of a task the provider has: aimed at the time such videos usually take
+    (poll_policy); the doubling `fallback` while the site knows no such videos. Errors keep `backoff` alone."""
+    elapsed = (now - gen.submitted_at).total_seconds() if gen.submitted_at else 0.0
+    return poll_delay(
+        elapsed,
+        timing.expected_seconds(gen.model, gen.mode, gen.duration),
+        fallback_s=fallback,
+        retry_after=retry_after,
+        floor_s=min(FLOOR_S, settings.POLL_FIRST_SECONDS),
+        cap_s=settings.POLL_MAX_SECONDS,
+    )
 
 
 def client_for(credential: ProviderCredential) -> Client:
@@ -318,7 +333,8 @@ def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
             return
         _submit_failed(gen, exc)
         return
-    _mark_submitted(gen, result, first_poll=settings.POLL_FIRST_SECONDS)
+    first_poll = next_poll_in(gen, now=db_now(), fallback=settings.POLL_FIRST_SECONDS)
+    _mark_submitted(gen, result, first_poll=first_poll)
 
 
 def _outcome_unknown(gen: Generation, client: Client, exc: ProviderError) -> None:
@@ -478,7 +494,7 @@ def _poll(gen: Generation) -> None:
         )
     else:
         status = S.RUNNING if result.state == "running" else gen.status
-        delay = backoff(gen.poll_count, result.retry_after)
+        delay = next_poll_in(gen, now=now, fallback=backoff(gen.poll_count), retry_after=result.retry_after)
         if _advance(
             gen,
             gen.status,
