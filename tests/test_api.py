@@ -223,6 +223,12 @@ def test_a_filter_typo_or_a_date_that_is_not_one_is_refused_never_ignored(
     later = alice_api.get("/generations", created_before="2999-01-01T00:00:00Z")
     assert later.status_code == 200 and len(later.json()["items"]) == 1
     assert alice_api.get("/generations", created_after="2999-01-01T00:00:00+02:00").json()["items"] == []
+    # Offsets PostgreSQL refuses (past ±15:59) and dates that leave the calendar in UTC: an answer, never a 500
+    assert alice_api.get("/generations", created_before="1053-05-13T21:03:21.38-21:56").status_code == 200
+    assert (
+        "created_after"
+        in is_problem(alice_api.get("/generations", created_after="0001-01-01T00:00:00+01:00"), 422)["errors"]
+    )
 
 
 def test_what_django_refuses_before_the_api_is_a_problem_too(alice: Any, alice_api: Api, settings: Any) -> None:

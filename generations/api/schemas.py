@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, BeforeValidator, ConfigDict, StrictBool, StrictFloat, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, StrictBool, StrictFloat, StrictInt
 
 from generations.catalog import MAX_SHOTS, PROMPT_MAX, SHOT_PROMPT_MAX
 
@@ -28,7 +28,15 @@ def _rfc3339(value: Any) -> Any:
     raise ValueError("Give a date and time with its offset, e.g. 2026-12-03T09:30:00Z.")
 
 
-DateTimeIn = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+def _in_utc(value: datetime) -> datetime:
+    """In UTC: PostgreSQL refuses offsets past ±15:59, which RFC 3339 and Python allow (e.g. -21:56)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("Give a date and time between the years 1 and 9999.") from None
+
+
+DateTimeIn = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc)]
 
 
 class Strict(Schema):
