@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.core.cache import caches
 from django.template.loader import get_template
 from django.urls import get_script_prefix, reverse
@@ -30,10 +31,17 @@ STAR_SLOT = "<!--star-->"  # where _card.html's star goes; the cached fragment i
 CARD_SECONDS = 6 * 3600
 
 
-@cache
-def _template_digest() -> str:
-    """A new card template (a deploy) makes new keys; the old fragments simply age out."""
+def _source_digest() -> str:
     return hashlib.sha256(get_template(CARD_TEMPLATE).template.source.encode()).hexdigest()[:12]
+
+
+_deployed_digest = cache(_source_digest)
+
+
+def _template_digest() -> str:
+    """A new card template (a deploy) makes new keys; the old fragments simply age out. Under DEBUG (make run)
+    the template is read again each time, so an edit shows without a restart."""
+    return _source_digest() if settings.DEBUG else _deployed_digest()
 
 
 def card_key(gen: Any, *, show_owner: bool, show_status: bool, show_row: bool) -> str:
