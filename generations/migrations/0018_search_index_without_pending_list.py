@@ -24,5 +24,5 @@ def fastupdate_on(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("generations", "0016_webhooks")]
+    dependencies = [("generations", "0017_ready_kind_index")]
     operations = [migrations.RunPython(fastupdate_off, fastupdate_on)]
