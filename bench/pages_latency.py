@@ -5,7 +5,10 @@
 Seeds N generations (90 % ready, most shared, 50 members, some starred) into a throwaway database: PostgreSQL
 when DATABASE_URL points at one (a separate `<name>_pagebench` database), else a SQLite file under var/. Requests
 go through Django's test Client (the whole middleware stack, sessions and CSP included). Prints the median and
-95th percentile of each page, and its number of SQL queries.
+95th percentile of each page, its number of SQL queries, its multiple of the bare page and, where issue 17 sets
+one, the target (Gallery and My videos <= 2x the bare page, search <= 3x); on PostgreSQL, the EXPLAIN ANALYZE of
+a search's queries and whether they use the trigram index. Figures move with the machine's load: compare the
+multiples, run when the machine is quiet.
 """
 
 from __future__ import annotations
@@ -40,19 +43,21 @@ from django.utils import timezone  # noqa: E402
 
 BATCH = 5000
 MEMBERS = 50
+# (label, URL, target as a multiple of the bare page's median: issue 17; None = figures only)
 PAGES = [
-    ("bare page (base.html)", "/bare/"),
-    ("gallery, page 1", "/"),
-    ("gallery, page 40", "/?page=40"),
-    ("gallery, one member + model", "/?member={member}&model=kling:kling-v3"),
-    ("gallery, favourites only", "/?favorites=on"),
-    ("gallery, search: rare word", "/?q=lighthouse"),
-    ("gallery, search: common word", "/?q=forest"),
-    ("gallery, search: 2 words, any order", "/?q=FOREST+lighthouse"),
-    ("gallery, search: no match", "/?q=zeppelin"),
-    ("my videos, page 1", "/videos/"),
-    ("my videos, in progress", "/videos/?status=in_flight"),
+    ("bare page (base.html)", "/bare/", None),
+    ("gallery, page 1", "/", 2),
+    ("gallery, page 40", "/?page=40", None),
+    ("gallery, one member + model", "/?member={member}&model=kling:kling-v3", None),
+    ("gallery, favourites only", "/?favorites=on", None),
+    ("gallery, search: rare word", "/?q=lighthouse", 3),
+    ("gallery, search: common word", "/?q=forest", 3),
+    ("gallery, search: 2 words, any order", "/?q=FOREST+lighthouse", None),
+    ("gallery, search: no match", "/?q=zeppelin", None),
+    ("my videos, page 1", "/videos/", 2),
+    ("my videos, in progress", "/videos/?status=in_flight", None),
 ]
+EXPLAINED = [("rare word", "lighthouse"), ("common word", "forest")]
 # Prompt words: "forest" is in about a third of the prompts, "lighthouse" in 1 % (what most searches look like).
 WORDS = ["red", "fox", "storm", "river", "city", "night", "neon", "rain", "desert", "ocean", "snow"]
 WORDS += [f"word{i}" for i in range(300)]
@@ -152,6 +157,23 @@ def measure(client: Client, url: str, n: int) -> tuple[float, float, int]:
     return statistics.median(took), took[max(int(len(took) * 0.95) - 1, 0)], queries
 
 
+def explain_search(me: object) -> None:
+    """The plans of a search's two queries (the page, and the capped count behind "Page 1 of N") as the view
+    builds them: which index each one uses."""
+    from generations.forms import GalleryFilterForm
+    from generations.models import Generation
+    from generations.views.gallery import COUNT_CAP_PAGES, PER_PAGE, with_favorites
+
+    for label, word in EXPLAINED:
+        listing = GalleryFilterForm({"q": word}).filter(with_favorites(Generation.objects.for_gallery(me), me))
+        count = listing.order_by().values("pk")[: COUNT_CAP_PAGES * PER_PAGE + 1]
+        for part, qs in [("page", listing[: PER_PAGE + 1]), ("count", count)]:
+            plan = qs.explain(analyze=True)
+            index = "generation_search_trgm" if "generation_search_trgm" in plan else "not the trigram index"
+            print(f"\nEXPLAIN ANALYZE, search for a {label} ({word!r}), {part} query: {index}")
+            print("\n".join("  " + line for line in plan.splitlines()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 100_000)))
@@ -169,10 +191,16 @@ def main() -> None:
         me = seed(args.rows)
         client = Client()
         client.force_login(me, backend="django.contrib.auth.backends.ModelBackend")
-        print(f"{'page':<32} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
-        for label, url in PAGES:
+        print(f"{'page':<36} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x bare':>7}  target")
+        bare_ms = None
+        for label, url, target in PAGES:
             median, p95, queries = measure(client, url.format(member=me.pk), args.requests)
-            print(f"{label:<32} {median:>10.1f} {p95:>8.1f} {queries:>8}")
+            bare_ms = bare_ms or median
+            ratio = median / bare_ms
+            verdict = f"<= {target}x bare: {'met' if ratio <= target else 'NOT met'}" if target else ""
+            print(f"{label:<36} {median:>10.1f} {p95:>8.1f} {queries:>8} {ratio:>6.1f}x  {verdict}")
+        if connection.vendor == "postgresql":
+            explain_search(me)
     finally:
         if not args.keep:
             connection.creation.destroy_test_db(name, verbosity=0)

@@ -22,6 +22,7 @@ from generations.media import images
 from generations.media.fetch import public_url_problem
 from generations.models import Favorite, Generation, MemberSettings
 from generations.services import routing
+from generations.widgets import QuickSelect
 from kling_site.badinput import BoundedDateField
 
 S = Generation.Status
@@ -351,27 +352,41 @@ def _day_start(day: Any) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+class _ListedChoices(forms.models.ModelChoiceIterator):
+    """One plain query: the default iterator() opens a server-side cursor on PostgreSQL (three round trips)."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
 class _MemberChoice(forms.ModelChoiceField):
+    iterator = _ListedChoices
+
     def label_from_instance(self, obj: Any) -> str:
         return obj.get_full_name() or obj.get_username()
 
 
 class GalleryFilterForm(forms.Form):
     q = forms.CharField(label="Search prompts", required=False, max_length=200)
-    member = _MemberChoice(label="Member", required=False, queryset=None, empty_label="Anyone")
-    model = forms.ChoiceField(label="Model", required=False)
+    member = _MemberChoice(label="Member", required=False, queryset=None, empty_label="Anyone", widget=QuickSelect)
+    model = forms.ChoiceField(label="Model", required=False, widget=QuickSelect)
     mode = forms.ChoiceField(
-        label="Mode", required=False, choices=[("", "Any mode"), *catalog.MODE_LABELS.items()]
+        label="Mode", required=False, widget=QuickSelect, choices=[("", "Any mode"), *catalog.MODE_LABELS.items()]
     )
-    duration = forms.TypedChoiceField(label="Duration", required=False, coerce=int, empty_value=None)
+    duration = forms.TypedChoiceField(
+        label="Duration", required=False, coerce=int, empty_value=None, widget=QuickSelect
+    )
     date_from = BoundedDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = BoundedDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favorites = forms.BooleanField(label="Favourites only", required=False)
     aspect_ratio = forms.ChoiceField(
-        label="Shape", required=False, choices=[("", "Any shape"), *labels.ASPECT_LABELS.items()]
+        label="Shape", required=False, widget=QuickSelect, choices=[("", "Any shape"), *labels.ASPECT_LABELS.items()]
     )
     sort = forms.ChoiceField(
-        label="Sort", required=False, choices=[(key, label) for key, (label, _order) in SORTS.items()]
+        label="Sort", required=False, widget=QuickSelect, choices=[(k, label) for k, (label, _order) in SORTS.items()]
     )
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -383,7 +398,7 @@ class GalleryFilterForm(forms.Form):
         )
         self.fields["member"].queryset = (
             get_user_model().objects.filter(is_active=True).filter(Exists(shared))
-            .order_by("first_name", "last_name", "username")
+            .order_by("first_name", "last_name", "username").only("first_name", "last_name", "username")
         )
         self.fields["model"].choices = _model_choices()
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
@@ -437,9 +452,10 @@ class LibraryFilterForm(forms.Form):
     status = forms.ChoiceField(
         label="Status",
         required=False,
+        widget=QuickSelect,
         choices=[("", "Any status"), *[(k, label) for k, (label, _q) in STATUS_FILTERS.items()]],
     )
-    model = forms.ChoiceField(label="Model", required=False)
+    model = forms.ChoiceField(label="Model", required=False, widget=QuickSelect)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

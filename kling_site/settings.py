@@ -120,8 +120,15 @@ RQ_QUEUES = {
     "hooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60, "SERIALIZER": _JSON},
 }
 # The cache: the API's per-token request counts, shared by every process (Django's own Redis backend).
+# "cards": each video card's HTML, keyed by what it shows (generations/templatetags/cards.py), in each process's
+# memory: no round trip, and nothing added to the Redis that holds the queues (noeviction). ~1.5 kB a card.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "site"}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "site"},
+    "cards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cards",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
 }
 # Requests one API token may make per window ("120/min"; units s, min, h, day): more get 429 with Retry-After.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", "120/min")
