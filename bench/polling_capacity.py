@@ -82,6 +82,9 @@ def make_generations(count: int) -> list[str]:
 
 def run_worker(lateness_file: str) -> int:
     """Fork a real worker whose poll jobs record their lateness; returns the child's pid."""
+    from django.db import connections
+
+    connections.close_all()  # on PostgreSQL the child closing an inherited socket would end the parent's session
     pid = os.fork()
     if pid:
         return pid
