@@ -58,7 +58,8 @@ def test_a_24_card_gallery_weighs_at_most_1_mb_and_a_hover_fetches_only_a_short_
     log = NetworkLog(tab.page)
     weight = gallery_weight(tab.page, log)
     print(f"\n24-card gallery: first screen {weight['first_screen']:,} B, with all 24 posters {weight['all_cards']:,} B"
-          f" (target <= {MB:,} B; the 24 videos: {video_bytes:,} B); one hover {weight['hover']:,} B")  # fmt: skip
+          f" (target <= {MB:,} B; the 24 videos: {video_bytes:,} B); one hover {weight['hover']:,} B;"
+          f" second load {weight['second_load']:,} B")  # fmt: skip
     assert weight["cards"] == 24
     posters = [url for url in weight["loaded"] if "/poster" in url]
     assert len(posters) == 24 and all("/poster-" in url and ".webp?v=" in url for url in posters), posters
@@ -68,4 +69,5 @@ def test_a_24_card_gallery_weighs_at_most_1_mb_and_a_hover_fetches_only_a_short_
     assert any("/preview.mp4?v=" in url for url in hovered), hovered
     assert not any("/video.mp4" in url for url in hovered), hovered
     assert weight["hover"] <= MB
+    assert weight["posters_fetched_again"] == []  # cached a year at their versioned URLs, no revalidation
     assert tab.errors == []
