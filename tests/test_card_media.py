@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from generations.media import card_media
 from generations.models import Generation
+from generations.services.manage import generation_delete
 
 pytestmark = pytest.mark.django_db
 YEAR = "private, max-age=31536000, immutable"
@@ -78,3 +80,14 @@ def test_only_people_who_may_see_the_video_get_its_card_media(
 )
 def test_clips_are_360p_and_never_enlarged(size: tuple[int, int], clip: tuple[int, int]) -> None:
     assert card_media.clip_size(*size) == clip
+
+
+def test_deleting_a_video_removes_its_card_posters_and_clip(
+    alice: Any, ready_video: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    gen = ready_video(alice)
+    names = [gen.video.name, gen.poster.name, gen.preview.name, *card_media.card_poster_names(gen.poster.name)]
+    assert all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        generation_delete(generation=gen, actor=alice)
+    assert [name for name in names if default_storage.exists(name)] == []
