@@ -30,8 +30,10 @@ CARD_FORMATS = {"webp": "image/webp", "jpg": "image/jpeg"}  # WebP first; JPEG f
 CLIP_SECONDS = 4  # loops while the pointer stays on the card
 CLIP_SHORT_SIDE = 360
 CLIP_MAX_FPS = 30
-# x264 with a quality target and a ceiling: a grainy 4 s clip stays under ~800 KB, a calm one far below.
-CLIP_OPTIONS = {"preset": "veryfast", "crf": "28", "maxrate": "1500k", "bufsize": "3000k", "profile": "main"}
+# x264 with a quality target and a ceiling: a grainy 4 s clip stays under ~800 KB, a calm one far below. Decoding
+# the source dominates the cost (about 0.6 s of CPU for 4 s of 1080p), so the encoder and the scaler are the fast
+# ones: "superfast" and bilinear cost 30 % less than "veryfast" and bicubic for a clip about 60 % larger (~180 kB).
+CLIP_OPTIONS = {"preset": "superfast", "crf": "28", "maxrate": "1500k", "bufsize": "3000k", "profile": "main"}
 
 
 def version(name: str) -> str:
@@ -161,7 +163,7 @@ def make_clip(video: Path, out_path: Path) -> None:
             encoder = out.add_stream("libx264", rate=fps, options={**CLIP_OPTIONS, "g": str(2 * fps)})
             encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
             for index, frame in enumerate(_first_frames(source, stream, fps)):
-                picture = frame.reformat(width=width, height=height, format="yuv420p")
+                picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR")
                 picture.pts, picture.time_base = index, Fraction(1, fps)
                 for packet in encoder.encode(picture):
                     out.mux(packet)
