@@ -313,6 +313,11 @@ class Generation(models.Model):
 
     video = models.FileField(upload_to=_video_path, max_length=300, blank=True)
     poster = models.FileField(upload_to=_video_path, max_length=300, blank=True)
+    # The poster at card size (WebP and JPEG, media/card_media.py names them after the poster) is stored beside it.
+    # False for videos fetched before they existed: their cards show the full poster.
+    card_posters = models.BooleanField(default=False)
+    # A few seconds at 360p that a card plays on hover; empty when none could be made (the card shows its poster).
+    preview = models.FileField(upload_to=_video_path, max_length=300, blank=True)
     file_size = models.BigIntegerField(null=True, blank=True)
     video_duration = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from generations.media import card_media as card_media_module
 from generations.media.probe import make_poster
 from generations.models import Generation, ProviderCredential
 from generations.services.demo import prices_seed
@@ -122,21 +123,36 @@ def write_tiny_mp4(path: Path, *, seconds: int = 2, width: int = 320, height: in
 
 @pytest.fixture
 def ready_video(make_generation: GenerationFactory, media_root: Path, tmp_path: Path) -> Callable[..., Generation]:
-    """A ready generation whose video and poster are real files in storage (for the player tests)."""
+    """A ready generation whose video and poster are real files in storage (for the player tests), with the card
+    posters and preview clip that a fetch makes (``card_media=False``: a video fetched before they existed).
+    ``source``: an MP4 already rendered (many cards from one file: its poster and card media are made once)."""
+    made_from: dict[Path, tuple[Path, card_media_module.Made | None]] = {}
 
-    def make(owner: Any, *, size: tuple[int, int] = (320, 180), **fields: Any) -> Generation:
+    def make(
+        owner: Any, *, size: tuple[int, int] = (320, 180), source: Path | None = None, card_media: bool = True,
+        **fields: Any,
+    ) -> Generation:  # fmt: skip
         width, height = size
-        caption = caption_of(fields.get("prompt") or "")
-        source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height, caption=caption)
-        poster = tmp_path / f"{source.stem}.jpg"
-        make_poster(source, poster)
+        if source is None:
+            caption = caption_of(fields.get("prompt") or "")
+            source = write_tiny_mp4(tmp_path / f"{uuid.uuid4().hex}.mp4", width=width, height=height, caption=caption)
+        if source not in made_from:
+            poster = tmp_path / f"{uuid.uuid4().hex}.jpg"
+            make_poster(source, poster)
+            # What generation_fetch does after the poster (services/pipeline.py _store).
+            made_from[source] = poster, card_media_module.make(source, poster) if card_media else None
+        poster, made = made_from[source]
         pk = uuid.uuid4()
         with source.open("rb") as video_file, poster.open("rb") as poster_file:
             video_name = default_storage.save(f"videos/{pk}/video.mp4", File(video_file))
             poster_name = default_storage.save(f"videos/{pk}/poster.jpg", File(poster_file))
+        extras = card_media_module.Stored()
+        if card_media:
+            made = made or card_media_module.make(source, poster)
+            extras = card_media_module.store(made, poster_name=poster_name, preview_name=f"videos/{pk}/preview.mp4")
         return make_generation(
             owner, id=pk, video=video_name, poster=poster_name, width=width, height=height, video_duration=2.0,
-            file_size=source.stat().st_size, **fields,
+            file_size=source.stat().st_size, card_posters=extras.card_posters, preview=extras.preview, **fields,
         )  # fmt: skip
 
     return make

@@ -27,6 +27,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
+from generations.media import card_media
 from generations.media.probe import make_poster
 from generations.models import CreditAccount, CreditEntry, Favorite, Generation
 from tests import factories
@@ -76,7 +77,7 @@ def _takes_a_video(pattern: URLPattern) -> bool:
 SITE = _site_patterns()
 VIDEO_PATTERNS = [p for p in SITE if _takes_a_video(p)]
 OTHER_PATTERNS = [p for p in SITE if not _takes_a_video(p)]
-FILES = {"generation_video", "generation_poster"}
+FILES = {"generation_video", "generation_poster", "generation_card_poster", "generation_preview"}
 OWNER_ACTIONS = {"generation_cancel", "generation_visibility", "generation_delete"}
 
 
@@ -85,7 +86,7 @@ def test_the_matrix_covers_every_video_url() -> None:
     assert names == {
         "generation", "generation_status", "generation_cancel", "generation_visibility", "generation_delete",
         "generation_favorite", "generation_video", "generation_poster", "generation_image", "share_create",
-        "share_revoke", "share_created", "generation_again",
+        "share_revoke", "share_created", "generation_again", "generation_card_poster", "generation_preview",
     }  # fmt: skip  # a new URL must be added to expected() below
 
 
@@ -96,7 +97,7 @@ def _path(pattern: URLPattern, pk: Any = None) -> str:
             prefix = str(entry.pattern)
     kwargs = {
         "pk": pk, "provider": "kling", "secret": "x" * 43, "uidb64": "MQ", "token": "set-password", "which": "start",
-        "link_id": 1, "template_id": 1, "token_id": 1,
+        "link_id": 1, "template_id": 1, "token_id": 1, "width": 320, "ext": "webp",
     }  # fmt: skip
     route = str(pattern.pattern)
     for name in pattern.pattern.converters:
@@ -123,7 +124,11 @@ def _ready(owner: Any, sample: tuple[Path, Path], visibility: str) -> Generation
     with sample[0].open("rb") as v, sample[1].open("rb") as p:
         video = default_storage.save(f"videos/{gen.pk}/video-{uuid.uuid4().hex[:12]}.mp4", File(v))
         poster = default_storage.save(f"videos/{gen.pk}/poster-{uuid.uuid4().hex[:12]}.jpg", File(p))
-    Generation.objects.filter(pk=gen.pk).update(status=S.READY, video=video, poster=poster, visibility=visibility)
+    made = card_media.make(*sample)  # the card's poster copies and clip, as a fetch makes them
+    extras = card_media.store(made, poster_name=poster, preview_name=f"videos/{gen.pk}/preview.mp4")
+    made.cleanup()
+    Generation.objects.filter(pk=gen.pk).update(status=S.READY, video=video, poster=poster, visibility=visibility,
+                                                card_posters=extras.card_posters, preview=extras.preview)  # fmt: skip
     gen.refresh_from_db()
     return gen
 
@@ -234,8 +239,12 @@ def test_the_video_matrix(name: str, item: str, who: str, method: str, world: di
         assert gen.prompt not in body and str(gen.pk) not in body, "a 404 says nothing about the video"
     if name in FILES and response.status_code == 200:
         body = b"".join(response.streaming_content) if response.streaming else response.content
-        stored = getattr(gen, "video" if name == "generation_video" else "poster")
-        with default_storage.open(stored.name, "rb") as fh:
+        stored = {
+            "generation_video": gen.video.name, "generation_poster": gen.poster.name,
+            "generation_preview": gen.preview.name,
+            "generation_card_poster": card_media.card_poster_name(gen.poster.name, 320, "webp"),
+        }[name]  # fmt: skip
+        with default_storage.open(stored, "rb") as fh:
             assert body == (b"" if method == "HEAD" else fh.read())
         response.close()
     if response.status_code == 302 and method == "POST":

@@ -218,11 +218,11 @@ def test_my_videos_cards_follow_their_status(tab: Session, alice: Any, ready_vid
     card = page.locator(".tile", has_text="A hot air balloon")
     assert card.locator("[data-card-status]").inner_text() == "Generating"
     Generation.objects.filter(pk=gen.pk).update(status=S.READY, video=files.video.name, poster=files.poster.name,
-                                                finished_at=timezone.now())  # fmt: skip
+                                                preview=files.preview.name, finished_at=timezone.now())  # fmt: skip
     card.locator("[data-card-status].ready").wait_for(timeout=15000)
     assert card.locator("[data-card-status]").inner_text() == "Ready"
     card.locator(".tile-media img").wait_for()
-    assert card.locator(".tile-media[data-preview]").count() == 1
+    assert "/preview.mp4?v=" in card.locator(".tile-media").get_attribute("data-preview")  # the clip, not the video
 
 
 # --- 8. admin member list -----------------------------------------------------------------------------------------

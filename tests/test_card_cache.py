@@ -73,10 +73,12 @@ def test_a_status_change_is_shown_at_once(
     before = card(page(alice_client, "/videos/"), gen)
     assert "data-live-card" in before and "data-preview" not in before
     Generation.objects.filter(pk=gen.pk).update(
-        status=S.READY, video=f"videos/{gen.pk}/video.mp4", poster=f"videos/{gen.pk}/poster.jpg", video_duration=5.0
-    )
+        status=S.READY, video=f"videos/{gen.pk}/video.mp4", poster=f"videos/{gen.pk}/poster.jpg", video_duration=5.0,
+        card_posters=True, preview=f"videos/{gen.pk}/preview.mp4",
+    )  # fmt: skip
     after = card(page(alice_client, "/videos/"), gen)
-    assert "data-live-card" not in after and f'data-preview="/videos/{gen.pk}/video.mp4"' in after
+    assert "data-live-card" not in after and f'data-preview="/videos/{gen.pk}/preview.mp4?v=' in after
+    assert f"/videos/{gen.pk}/poster-320.webp?v=" in after
     assert 'data-card-status>Ready<' in after
     stuck = make_generation(alice, prompt="A failing render", status=S.RUNNING)
     assert "data-card-status>Generating<" in card(page(alice_client, "/videos/"), stuck)

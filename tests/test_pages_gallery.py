@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generations.forms import GalleryFilterForm
+from generations.media import card_media
 from generations.models import Favorite, Generation, search_text_of
 from generations.views.gallery import with_favorites
 
@@ -57,9 +58,19 @@ def test_cards_have_posters_previews_and_escaped_titles(
     alice: Any, alice_client: Client, credentials: Any, make_generation: Any
 ) -> None:
     gen = make_generation(alice, prompt="<script>alert('x')</script> sunrise")
+    small = make_generation(alice, prompt="A kite", card_posters=True)
+    Generation.objects.filter(pk=small.pk).update(preview=f"videos/{small.pk}/preview.mp4")
     html = gallery(alice_client)
-    assert f'src="/videos/{gen.pk}/poster.jpg"' in html
-    assert f'data-preview="/videos/{gen.pk}/video.mp4"' in html
+    # Card-size posters, WebP with a JPEG fallback, at versioned URLs; the preview is the short clip.
+    v = card_media.version(small.poster.name)
+    assert (f'<source type="image/webp" srcset="/videos/{small.pk}/poster-320.webp?v={v} 320w, '
+            f'/videos/{small.pk}/poster-640.webp?v={v} 640w"') in html  # fmt: skip
+    assert f'src="/videos/{small.pk}/poster-320.jpg?v={v}" srcset="/videos/{small.pk}/poster-320.jpg?v={v} 320w' in html
+    clip = f"/videos/{small.pk}/preview.mp4"
+    assert f'data-preview="{clip}?v={card_media.version(clip.lstrip("/"))}"' in html
+    # A video fetched before those existed: the full poster, and no preview rather than the full video.
+    assert f'src="/videos/{gen.pk}/poster.jpg?v={card_media.version(gen.poster.name)}"' in html
+    assert "video.mp4" not in html and html.count("data-preview=") == 1
     assert "<script>alert" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; sunrise" in html
     assert 'alt="&lt;script&gt;' in html
     assert "autoplay" not in html

@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from PIL import Image
 
 from generations.catalog import CATALOG
+from generations.media import card_media
 from generations.media.probe import probe
 from generations.models import CreditAccount, CreditEntry, Generation, ProviderCredential
 from generations.services.credits import credits_audit
@@ -277,3 +279,38 @@ def test_with_s3_storage_the_video_lands_in_the_bucket_and_members_get_a_presign
     assert parse_qs(urlsplit(response["Location"]).query)["X-Amz-Expires"] == ["120"]
     body = httpx.get(response["Location"]).content
     assert len(body) == gen.file_size and body[4:8] == b"ftyp"
+
+
+def test_a_ready_video_has_card_posters_and_a_short_preview_clip(alice):
+    gen = factories.create(alice, "mulerun:kling-v2.5-turbo", **_params("mulerun:kling-v2.5-turbo"))
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert gen.card_posters and gen.preview
+    for width in card_media.CARD_WIDTHS:
+        for ext, kind in (("webp", "WEBP"), ("jpg", "JPEG")):
+            name = card_media.card_poster_name(gen.poster.name, width, ext)
+            with default_storage.open(name) as fh, Image.open(fh) as picture:  # portrait: as tall as the 16:9 frame
+                assert picture.format == kind and picture.height == width * 9 // 16, (width, ext, picture.size)
+    with default_storage.open(gen.preview.name) as fh:
+        clip = probe(fh.name)
+    assert (clip.width, clip.height) == (360, 640) and not clip.has_audio  # a 720 x 1280 video, at 360p
+    assert clip.duration <= card_media.CLIP_SECONDS + 0.1
+    assert default_storage.size(gen.preview.name) < default_storage.size(gen.video.name) / 4
+
+
+def test_a_failed_clip_or_poster_copy_never_keeps_a_video_from_being_ready(alice, monkeypatch, caplog):
+    def fails(*args, **kwargs):
+        raise OSError("ffmpeg and Pillow had a bad day")
+
+    monkeypatch.setattr(card_media, "make_clip", fails)
+    monkeypatch.setattr(card_media, "make_card_posters", fails)
+    gen = factories.create(alice, "mulerun:kling-v2.5-turbo", **_params("mulerun:kling-v2.5-turbo"))
+    (gen,) = drive(gen)
+    assert gen.status == S.READY, gen.error
+    assert default_storage.exists(gen.video.name) and default_storage.exists(gen.poster.name)
+    assert (gen.card_posters, gen.preview.name) == (False, "")  # the card shows the full poster and no preview
+    assert sorted(default_storage.listdir(f"videos/{gen.pk}")[1]) == sorted(
+        n.rsplit("/", 1)[1] for n in (gen.video.name, gen.poster.name)
+    )
+    assert "preview clip" in caplog.text and "card posters" in caplog.text
+    _charged_once_and_kept(alice, gen)

@@ -32,6 +32,8 @@ from django.utils.http import content_disposition_header, http_date, parse_http_
 
 CHUNK_SIZE = 64 * 1024
 DEFAULT_EXPIRE_SECONDS = 300
+# Only the member's own browser keeps it (the files are private to who may see the video), and never revalidates.
+IMMUTABLE = "private, max-age=31536000, immutable"
 # One "bytes=first-last" / "bytes=first-" / "bytes=-suffix" range; anything else (multi-range included) is
 # ignored and answered with the whole file, which RFC 9110 §14.2 allows.
 # ASCII digits only (\d matches "²", which int() refuses), and at most 18 of them (no file is an exabyte;
@@ -47,10 +49,12 @@ def serve_stored_file(
     content_type: str,
     storage: Storage | None = None,
     as_attachment: bool = False,
+    immutable: bool = False,
 ) -> HttpResponseBase:
     """Answer ``request`` with the stored file ``name``. The caller has checked that the member may see it.
 
     ``filename`` is what the browser shows or saves as; ``as_attachment`` asks it to download (``?download=1``).
+    ``immutable``: the URL names these very bytes (a versioned URL), so the member's browser may keep them a year.
     Raises Http404 if the file is missing from local storage.
     """
     storage = storage if storage is not None else default_storage
@@ -66,7 +70,7 @@ def serve_stored_file(
         response = _ranged_file_response(request, storage, name, content_type)
     response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private"
+    response["Cache-Control"] = IMMUTABLE if immutable else "private"
     return response
 
 

@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from generations.clock import db_now
+from generations.media import card_media
 from generations.models import Favorite, Generation
 from generations.scheduling import schedule
 from generations.services.credits import credits_refund
@@ -103,8 +105,10 @@ def generation_delete(*, generation: Generation, actor: Any) -> None:
     )
     if moved != 1:
         raise ActionRefused("This video was already deleted.")
-    files = [f for f in (generation.video, generation.poster) if f]
-    transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+    files = [f.name for f in (generation.video, generation.poster, generation.preview) if f]
+    if generation.poster and generation.card_posters:
+        files += card_media.card_poster_names(generation.poster.name)
+    transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
 
 
 def favorite_toggle(*, generation: Generation, user: Any) -> bool:

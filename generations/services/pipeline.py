@@ -31,7 +31,7 @@ from django.urls import reverse
 
 from generations.catalog import ModelSpec
 from generations.clock import db_now
-from generations.media import images
+from generations.media import card_media, images
 from generations.media.fetch import DownloadError, download
 from generations.media.probe import InvalidVideo, make_poster, probe
 from generations.models import Generation, ProviderCredential
@@ -579,11 +579,13 @@ def _fetch_failed(gen: Generation, exc: DownloadError | InvalidVideo) -> None:
 
 
 def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
-    """Probe, poster, save both to storage, then flip to READY in one guarded update."""
+    """Probe, poster (and the card's extras), save them to storage, then flip to READY in one guarded update."""
     info = probe(path)
     poster_path = path.with_suffix(".jpg")
+    made = card_media.Made()
     try:
         make_poster(path, poster_path)
+        made = card_media.make(path, poster_path)  # extras: what fails is logged and left out, never raised
         # Keys unique to this claim: two fetches of one row (one of them stale) never write, and so never
         # delete, the same object, whatever the storage's own collision handling.
         tag = f"{sha256[:12]}-{gen.lease_token.hex[:8] if gen.lease_token else uuid.uuid4().hex[:8]}"
@@ -592,8 +594,10 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
             video_name = default_storage.save(f"videos/{gen.pk}/video-{tag}.mp4", File(fh))
         with poster_path.open("rb") as fh:
             poster_name = default_storage.save(f"videos/{gen.pk}/poster-{tag}.jpg", File(fh))
-        _make_durable(video_name, poster_name)
+        extras = card_media.store(made, poster_name=poster_name, preview_name=f"videos/{gen.pk}/preview-{tag}.mp4")
+        _make_durable(video_name, poster_name, *extras.names)
     finally:
+        made.cleanup()
         with suppress(FileNotFoundError):
             poster_path.unlink()
     checkpoint("fetch:final", gen)
@@ -604,6 +608,8 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
             status=S.READY,
             video=video_name,
             poster=poster_name,
+            card_posters=extras.card_posters,
+            preview=extras.preview,
             file_size=size,
             checksum=sha256,
             video_duration=round(info.duration, 3),
@@ -617,8 +623,8 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
         if ready:
             events_record(gen)
     if not ready:  # this claim was lost (or an admin moved the row): these keys are ours alone, nobody else's
-        default_storage.delete(video_name)
-        default_storage.delete(poster_name)
+        for name in (video_name, poster_name, *extras.names):
+            default_storage.delete(name)
     else:
         notify.notify_later(gen.pk)
         log.info("generation %s ready (%s bytes)", gen.pk, size)

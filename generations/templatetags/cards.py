@@ -24,6 +24,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import get_current_timezone_name
 
+from generations.media import card_media
+
 register = template.Library()
 
 CARD_TEMPLATE = "includes/_card.html"
@@ -47,7 +49,8 @@ def _template_digest() -> str:
 def card_key(gen: Any, *, show_owner: bool, show_status: bool, show_row: bool) -> str:
     """Everything _card.html shows of ``gen``: add a field here when the card starts showing it."""
     shown = (
-        gen.pk, gen.status, gen.title, bool(gen.video), bool(gen.poster), gen.video_duration, gen.duration,
+        gen.pk, gen.status, gen.title, bool(gen.video), gen.poster.name, gen.card_posters, gen.preview.name,
+        gen.video_duration, gen.duration,
         gen.model, gen.mode, gen.visibility, gen.created_at.isoformat(),
         (gen.owner.get_full_name() or gen.owner.get_username()) if show_owner else None,
         gen.batch_row if show_row else None, show_status,
@@ -55,6 +58,22 @@ def card_key(gen: Any, *, show_owner: bool, show_status: bool, show_row: bool) -
     )  # fmt: skip
     digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
     return f"card:{_template_digest()}:{digest}"
+
+
+@register.filter
+def version(file: Any) -> str:
+    """A stored file's version for its URL (``?v=``), which lets the browser keep it a year (views/files.py)."""
+    return card_media.version(file.name)
+
+
+@register.simple_tag
+def card_srcset(gen: Any, ext: str) -> str:
+    """``…/poster-320.webp?v=… 320w, …/poster-640.webp?v=… 640w``: the card-size posters in one format."""
+    v = card_media.version(gen.poster.name)
+    return ", ".join(
+        f"{reverse('generation_card_poster', args=[gen.pk, width, ext])}?v={v} {width}w"
+        for width in card_media.CARD_WIDTHS
+    )
 
 
 def _star_parts(context: Any) -> tuple[SafeString, str]:

@@ -31,6 +31,7 @@ from generations.services.manage import (
 )
 from generations.templatetags.kling import seconds
 from generations.views.access import get_generation_for_owner, get_generation_for_viewer
+from generations.views.files import preview_url
 
 S = Generation.Status
 # The steps a member sees; SUBMITTING shows as "Submitted" being the current step.
@@ -117,6 +118,8 @@ def status_payload(gen: Generation) -> dict[str, Any]:
         "cost": gen.cost,
         "poster_url": reverse("generation_poster", args=[gen.pk]) if gen.poster else "",
         "video_url": reverse("generation_video", args=[gen.pk]) if gen.video and gen.status == S.READY else "",
+        # A card that turns ready in place plays this short clip on hover; "" shows the poster only.
+        "preview_url": preview_url(gen) if gen.preview and gen.status == S.READY else "",
         # What the settings list shows once the video is finished, so the page needs no reload.
         "finished_at": gen.finished_at.isoformat() if gen.finished_at else "",
         "finished_label": _local(gen.finished_at),

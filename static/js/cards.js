@@ -77,8 +77,8 @@
           img.alt = tile.querySelector(".tile-title a").textContent;
           placeholder.replaceWith(img);
         }
-        if (d.video_url && media) {
-          media.setAttribute("data-preview", d.video_url);
+        if (d.preview_url && media) {  // a short clip, never the full video; none: the poster only
+          media.setAttribute("data-preview", d.preview_url);
           var link = tile.querySelector(".tile-title a");
           if (link) link.setAttribute("data-preview-trigger", "");
           bindPreview(media);
