@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import connections
 from django.utils import timezone
 
+from generations.media import card_media
 from generations.models import CreditAccount, CreditEntry, Generation, ProviderCredential
 from generations.services import pipeline
 from generations.services.credits import credits_audit
@@ -198,7 +199,7 @@ def test_a_fetch_that_lost_its_lease_changes_nothing_and_deletes_only_its_own_fi
     row.refresh_from_db()
     assert row.status == S.READY
     stored = sorted(default_storage.listdir(f"videos/{gen.pk}")[1])
-    assert stored == sorted([row.video.name.rsplit("/", 1)[1], row.poster.name.rsplit("/", 1)[1]])
+    assert stored == sorted(name.rsplit("/", 1)[1] for name in card_media.stored_names(row))  # the live fetch's only
     assert _kinds(row) == ["charge"]
 
 

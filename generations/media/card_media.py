@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 from django.core.files import File
@@ -48,6 +49,14 @@ def card_poster_name(poster_name: str, width: int, ext: str) -> str:
 
 def card_poster_names(poster_name: str) -> list[str]:
     return [card_poster_name(poster_name, w, ext) for w in CARD_WIDTHS for ext in CARD_FORMATS]
+
+
+def stored_names(gen: Any) -> list[str]:
+    """Every file a generation holds in storage: its video, poster, hover clip and card-size posters."""
+    names = [f.name for f in (gen.video, gen.poster, gen.preview) if f]
+    if gen.poster and gen.card_posters:
+        names += card_poster_names(gen.poster.name)
+    return names
 
 
 @dataclass

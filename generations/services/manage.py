@@ -105,9 +105,7 @@ def generation_delete(*, generation: Generation, actor: Any) -> None:
     )
     if moved != 1:
         raise ActionRefused("This video was already deleted.")
-    files = [f.name for f in (generation.video, generation.poster, generation.preview) if f]
-    if generation.poster and generation.card_posters:
-        files += card_media.card_poster_names(generation.poster.name)
+    files = card_media.stored_names(generation)
     transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
 
 
