@@ -353,20 +353,27 @@ def _day_start(day: Any) -> datetime:
 
 
 class _ListedChoices(forms.models.ModelChoiceIterator):
-    """One plain query: the default iterator() opens a server-side cursor on PostgreSQL (three round trips)."""
+    """The field's rows, read once per form in one plain query (the default iterator() opens a server-side cursor
+    on PostgreSQL: three round trips), as names rather than model instances (50 users as instances: ~3 ms)."""
 
     def __iter__(self) -> Any:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        for obj in self.queryset:
-            yield self.choice(obj)
+        yield from self.field.listed()
+
+    def __len__(self) -> int:  # not a COUNT(*) query
+        return len(self.field.listed()) + (self.field.empty_label is not None)
 
 
 class _MemberChoice(forms.ModelChoiceField):
     iterator = _ListedChoices
 
-    def label_from_instance(self, obj: Any) -> str:
-        return obj.get_full_name() or obj.get_username()
+    def listed(self) -> list[tuple[str, str]]:
+        """(pk, the name the cards show), read once per form (the filter form's cache key and its drawing)."""
+        if getattr(self, "_listed", None) is None:
+            rows = self.queryset.values_list("pk", "first_name", "last_name", "username")
+            self._listed = [(str(pk), f"{first} {last}".strip() or username) for pk, first, last, username in rows]
+        return self._listed
 
 
 class GalleryFilterForm(forms.Form):
