@@ -124,6 +124,17 @@ def test_pages_of_24(alice: Any, alice_client: Client, credentials: Any, make_ge
     assert not set(titles(first)) & set(titles(second))
 
 
+def test_a_search_pages_with_previous_and_next_without_counting_its_matches(
+    alice: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    for i in range(30):
+        make_generation(alice, prompt=f"video {i:02d}")
+    assert "Page 1 of 2" in gallery(alice_client)
+    first = gallery(alice_client, q="video")
+    assert "Page 1<" in first and "Page 1 of" not in first and 'rel="next"' in first
+    assert "Page 2 of 2" in gallery(alice_client, q="video", page=2)  # the last page: known without a count
+
+
 def test_an_empty_gallery_invites_the_first_video(alice_client: Client, credentials: Any) -> None:
     assert "No videos yet." in gallery(alice_client)
 
