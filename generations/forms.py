@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from django import forms
@@ -376,6 +377,19 @@ class _MemberChoice(forms.ModelChoiceField):
         return self._listed
 
 
+@cache
+def _gallery_members() -> Any:
+    """Only people with a video in the team's gallery, by the name the cards show: listing every account gave an
+    attacker the usernames to try passwords on (the superuser included). Built once (a lazy query, never run
+    here): building it was ~0.5 ms of each Gallery request."""
+    team = Generation.Visibility.TEAM
+    shared = Generation.objects.alive().filter(owner=OuterRef("pk"), status=S.READY, visibility=team)
+    return (
+        get_user_model().objects.filter(is_active=True).filter(Exists(shared))
+        .order_by("first_name", "last_name", "username").only("first_name", "last_name", "username")
+    )  # fmt: skip
+
+
 class GalleryFilterForm(forms.Form):
     q = forms.CharField(label="Search prompts", required=False, max_length=200)
     member = _MemberChoice(label="Member", required=False, queryset=None, empty_label="Anyone", widget=QuickSelect)
@@ -398,15 +412,7 @@ class GalleryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        # Only people with a video in the team's gallery, by the name the cards show: listing every account gave
-        # an attacker the usernames to try passwords on (the superuser included).
-        shared = Generation.objects.alive().filter(
-            owner=OuterRef("pk"), status=S.READY, visibility=Generation.Visibility.TEAM
-        )
-        self.fields["member"].queryset = (
-            get_user_model().objects.filter(is_active=True).filter(Exists(shared))
-            .order_by("first_name", "last_name", "username").only("first_name", "last_name", "username")
-        )
+        self.fields["member"].queryset = _gallery_members()  # a copy (the field's setter clones it)
         self.fields["model"].choices = _model_choices()
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]
