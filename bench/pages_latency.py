@@ -4,11 +4,12 @@
 
 Seeds N generations (90 % ready, most shared, 50 members, some starred) into a throwaway database: PostgreSQL
 when DATABASE_URL points at one (a separate `<name>_pagebench` database), else a SQLite file under var/. Requests
-go through Django's test Client (the whole middleware stack, sessions and CSP included). Prints the median and
+go through Django's test Client (the whole middleware stack, sessions and CSP included); the pages take turns,
+one request each per round, so a change of the machine's load weighs on all of them alike. Prints the median and
 95th percentile of each page, its number of SQL queries, its multiple of the bare page and, where issue 17 sets
 one, the target (Gallery and My videos <= 2x the bare page, search <= 3x); on PostgreSQL, the EXPLAIN ANALYZE of
-a search's queries and whether they use the trigram index. Figures move with the machine's load: compare the
-multiples, run when the machine is quiet.
+a search's page query and whether it uses the trigram index (a search counts no pages: views/gallery.py).
+Figures move with the machine's load: compare the multiples, run when the machine is quiet.
 """
 
 from __future__ import annotations
@@ -141,37 +142,44 @@ def seed(rows: int) -> object:
     return me
 
 
-def measure(client: Client, url: str, n: int) -> tuple[float, float, int]:
-    for _ in range(3):
-        assert client.get(url).status_code == 200, url
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url)
-    queries = len(ctx.captured_queries)  # now: the next request clears the log
-    took = []
+def measure(client: Client, urls: list[str], n: int) -> list[tuple[float, float, int]]:
+    """Median, p95 and queries of each URL. The pages take turns (one request each, n rounds), so a change in
+    the machine's load while the bench runs weighs on every page alike, not on the pages measured then."""
+    queries = []
+    for url in urls:
+        for _ in range(3):
+            assert client.get(url).status_code == 200, url
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(url)
+        queries.append(len(ctx.captured_queries))  # now: the next request clears the log
+    took: list[list[float]] = [[] for _ in urls]
     for _ in range(n):
-        t = time.perf_counter()
-        response = client.get(url)
-        took.append((time.perf_counter() - t) * 1000)
-        assert response.status_code == 200
-    took.sort()
-    return statistics.median(took), took[max(int(len(took) * 0.95) - 1, 0)], queries
+        for url, times in zip(urls, took, strict=True):
+            t = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - t) * 1000)
+            assert response.status_code == 200
+    for times in took:
+        times.sort()
+    return [
+        (statistics.median(times), times[max(int(len(times) * 0.95) - 1, 0)], count)
+        for times, count in zip(took, queries, strict=True)
+    ]
 
 
 def explain_search(me: object) -> None:
-    """The plans of a search's two queries (the page, and the capped count behind "Page 1 of N") as the view
-    builds them: which index each one uses."""
+    """The plan of a search's page query as the view builds it: which index it uses. (A search makes no count
+    query: "Page N" with Previous and Next, views/gallery.py.)"""
     from generations.forms import GalleryFilterForm
     from generations.models import Generation
-    from generations.views.gallery import COUNT_CAP_PAGES, PER_PAGE, with_favorites
+    from generations.views.gallery import CARD_FIELDS, PER_PAGE, with_favorites
 
     for label, word in EXPLAINED:
-        listing = GalleryFilterForm({"q": word}).filter(with_favorites(Generation.objects.for_gallery(me), me))
-        count = listing.order_by().values("pk")[: COUNT_CAP_PAGES * PER_PAGE + 1]
-        for part, qs in [("page", listing[: PER_PAGE + 1]), ("count", count)]:
-            plan = qs.explain(analyze=True)
-            index = "generation_search_trgm" if "generation_search_trgm" in plan else "not the trigram index"
-            print(f"\nEXPLAIN ANALYZE, search for a {label} ({word!r}), {part} query: {index}")
-            print("\n".join("  " + line for line in plan.splitlines()))
+        qs = with_favorites(Generation.objects.for_gallery(me).only(*CARD_FIELDS), me)
+        plan = GalleryFilterForm({"q": word}).filter(qs)[: PER_PAGE + 1].explain(analyze=True)
+        index = "generation_search_trgm" if "generation_search_trgm" in plan else "not the trigram index"
+        print(f"\nEXPLAIN ANALYZE, search for a {label} ({word!r}), page query: {index}")
+        print("\n".join("  " + line for line in plan.splitlines()))
 
 
 def main() -> None:
@@ -192,10 +200,9 @@ def main() -> None:
         client = Client()
         client.force_login(me, backend="django.contrib.auth.backends.ModelBackend")
         print(f"{'page':<36} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x bare':>7}  target")
-        bare_ms = None
-        for label, url, target in PAGES:
-            median, p95, queries = measure(client, url.format(member=me.pk), args.requests)
-            bare_ms = bare_ms or median
+        figures = measure(client, [url.format(member=me.pk) for _label, url, _target in PAGES], args.requests)
+        bare_ms = figures[0][0]
+        for (label, _url, target), (median, p95, queries) in zip(PAGES, figures, strict=True):
             ratio = median / bare_ms
             verdict = f"<= {target}x bare: {'met' if ratio <= target else 'NOT met'}" if target else ""
             print(f"{label:<36} {median:>10.1f} {p95:>8.1f} {queries:>8} {ratio:>6.1f}x  {verdict}")

@@ -11,7 +11,7 @@ AI/ML API model ids contain slashes, so ``:`` is the separator.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -240,6 +240,12 @@ class Shot:
     duration: int
 
 
+def title_of(prompt: str, shot_prompts: Sequence[str]) -> str:
+    """A one-line prompt for cards and titles (multi-shot: the first shot)."""
+    text = prompt or (shot_prompts[0] if shot_prompts else "")
+    return " ".join(text.split())
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Everything a member chose, validated and normalised for one model."""
@@ -261,9 +267,7 @@ class GenerationParams:
 
     @property
     def title(self) -> str:
-        """A one-line prompt for cards and titles (multi-shot: the first shot)."""
-        text = self.prompt or (self.shots[0].prompt if self.shots else "")
-        return " ".join(text.split())
+        return title_of(self.prompt, [shot.prompt for shot in self.shots])
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -387,7 +387,8 @@ class Generation(models.Model):
 
     @property
     def title(self) -> str:
-        return self.params.title or "Untitled"
+        # From the two fields it needs, not self.params: the listings read only a card's columns (CARD_FIELDS).
+        return catalog.title_of(self.prompt, [shot["prompt"] for shot in self.shots]) or "Untitled"
 
     @property
     def params(self) -> catalog.GenerationParams:

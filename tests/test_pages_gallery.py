@@ -99,6 +99,28 @@ def test_filters_by_member_model_mode_duration_and_date(
     assert set(titles(gallery(alice_client, date_from=(old + timedelta(days=1)).date().isoformat()))) == {"a1", "a2"}
 
 
+def test_the_filter_form_follows_the_team_and_the_query(
+    alice: Any, bob: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    """The form's HTML is cached (templatetags/filter_form.py): a new member, a renamed one, a chosen value show."""
+
+    def members(html: str) -> list[str]:
+        select = re.search(r'<select name="member".*?</select>', html, re.S)
+        return re.findall(r"<option[^>]*>([^<]*)</option>", select.group(0)) if select else []
+
+    make_generation(alice, prompt="a1")
+    assert members(gallery(alice_client)) == ["Anyone", "Alice"]
+    make_generation(bob, prompt="b1")
+    assert members(gallery(alice_client)) == ["Anyone", "Alice", "Bob"]
+    bob.first_name, bob.last_name = "Robert", "Jones"
+    bob.save()
+    html = gallery(alice_client, member=bob.pk, q="b1")
+    assert members(html) == ["Anyone", "Alice", "Robert Jones"] and titles(html) == ["b1"]
+    assert f'<option value="{bob.pk}" selected>' in html and 'value="b1"' in html
+    html = gallery(alice_client, q="a1")
+    assert 'value="a1"' in html and f'<option value="{bob.pk}" selected>' not in html
+
+
 def test_bad_filter_values_are_ignored_not_a_crash(alice_client: Client, credentials: Any) -> None:
     html = gallery(alice_client, date_from="yesterday", duration="abc", member="99999", page="-3", sort="random")
     assert "Enter a valid date." in html
@@ -133,6 +155,17 @@ def test_pages_of_24(alice: Any, alice_client: Client, credentials: Any, make_ge
     assert "?q=video&amp;page=2" in first and 'rel="prev"' not in first
     assert 'rel="next"' not in second and "?q=video&amp;page=1" in second
     assert not set(titles(first)) & set(titles(second))
+
+
+def test_a_search_pages_with_previous_and_next_without_counting_its_matches(
+    alice: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    for i in range(30):
+        make_generation(alice, prompt=f"video {i:02d}")
+    assert "Page 1 of 2" in gallery(alice_client)
+    first = gallery(alice_client, q="video")
+    assert "Page 1<" in first and "Page 1 of" not in first and 'rel="next"' in first
+    assert "Page 2 of 2" in gallery(alice_client, q="video", page=2)  # the last page: known without a count
 
 
 def test_an_empty_gallery_invites_the_first_video(alice_client: Client, credentials: Any) -> None:

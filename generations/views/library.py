@@ -7,12 +7,13 @@ from django.shortcuts import render
 
 from generations.forms import LibraryFilterForm
 from generations.models import Generation
-from generations.views.gallery import PER_PAGE, count_pages, paginate, with_favorites
+from generations.views.gallery import CARD_FIELDS, PER_PAGE, count_pages, paginate, with_favorites
 
 
 def my_videos(request: HttpRequest) -> HttpResponse:
     form = LibraryFilterForm(request.GET)
-    qs = with_favorites(Generation.objects.alive().filter(owner=request.user).select_related("owner"), request.user)
+    mine = Generation.objects.alive().filter(owner=request.user).select_related("owner").only(*CARD_FIELDS)
+    qs = with_favorites(mine, request.user)
     listing = form.filter(qs)
     page = count_pages(paginate(request, listing, PER_PAGE), listing, PER_PAGE)
     filtered = any(v for k, v in request.GET.items() if k != "page")
