@@ -21,8 +21,9 @@ COUNT_CAP_PAGES = 10
 # these; 50 columns made it about 2 ms slower to build and read (bench/pages_latency.py). A card that starts
 # showing another field adds it here, or each card costs one more query (test_pages_gallery counts them).
 CARD_FIELDS = (
-    "id", "status", "prompt", "shots", "video", "poster", "video_duration", "duration", "model", "mode",
-    "visibility", "created_at", "batch_row", "owner", "owner__first_name", "owner__last_name", "owner__username",
+    "id", "status", "prompt", "shots", "video", "poster", "card_posters", "preview", "video_duration", "duration",
+    "model", "mode", "visibility", "created_at", "batch_row", "owner", "owner__first_name", "owner__last_name",
+    "owner__username",
 )  # fmt: skip
 
 
