@@ -134,6 +134,8 @@ CACHES = {
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", "120/min")
 # Pictures a member may send to POST /api/v1/images per UTC day (up to 10 MB each; unused ones go after 8 days).
 API_UPLOADS_PER_DAY = env.int("API_UPLOADS_PER_DAY", 200)
+# A 4 s 360p clip made at fetch time for the cards' hover preview (0.5-0.7 s of worker CPU a video); off: no clip.
+PREVIEW_CLIPS = env.bool("PREVIEW_CLIPS", True)
 RQ = {"WORKER_CLASS": "generations.worker.Worker", "COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
 RQ_API_TOKEN = env.str("RQ_API_TOKEN", "")

@@ -37,3 +37,4 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 WHITENOISE_USE_FINDERS = True  # tests serve static files from the source folders
 WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; tests only
+PREVIEW_CLIPS = False  # each fetch would encode a clip; tests/test_pipeline.py and the card tests turn it on

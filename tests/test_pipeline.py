@@ -281,7 +281,8 @@ def test_with_s3_storage_the_video_lands_in_the_bucket_and_members_get_a_presign
     assert len(body) == gen.file_size and body[4:8] == b"ftyp"
 
 
-def test_a_ready_video_has_card_posters_and_a_short_preview_clip(alice):
+def test_a_ready_video_has_card_posters_and_a_short_preview_clip(alice, settings):
+    settings.PREVIEW_CLIPS = True  # off in tests/settings.py, where thousands of fetches would each encode one
     gen = factories.create(alice, "mulerun:kling-v2.5-turbo", **_params("mulerun:kling-v2.5-turbo"))
     (gen,) = drive(gen)
     assert gen.status == S.READY, gen.error
@@ -298,7 +299,8 @@ def test_a_ready_video_has_card_posters_and_a_short_preview_clip(alice):
     assert default_storage.size(gen.preview.name) < default_storage.size(gen.video.name) / 4
 
 
-def test_a_failed_clip_or_poster_copy_never_keeps_a_video_from_being_ready(alice, monkeypatch, caplog):
+def test_a_failed_clip_or_poster_copy_never_keeps_a_video_from_being_ready(alice, monkeypatch, caplog, settings):
+    settings.PREVIEW_CLIPS = True
     def fails(*args, **kwargs):
         raise OSError("ffmpeg and Pillow had a bad day")
 

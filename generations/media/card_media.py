@@ -83,8 +83,9 @@ class Stored:
     names: tuple[str, ...] = ()  # every name stored, to make durable or to delete with the video
 
 
-def make(video: Path, poster: Path) -> Made:
-    """Card posters from ``poster`` and a preview clip from ``video``; whatever fails is logged and left out."""
+def make(video: Path, poster: Path, *, clip: bool = True) -> Made:
+    """Card posters from ``poster`` and (``clip``) a preview clip from ``video``; whatever fails is logged and
+    left out."""
     made = Made()
     try:
         made.posters = make_card_posters(poster)
@@ -92,13 +93,15 @@ def make(video: Path, poster: Path) -> Made:
         log.exception("card posters for %s failed; cards show the full poster", video.name)
         made.cleanup()
         made.posters = {}
-    clip = video.with_name(f"{video.stem}-preview.mp4")
+    if not clip:
+        return made
+    clip_path = video.with_name(f"{video.stem}-preview.mp4")
     try:
-        make_clip(video, clip)
-        made.clip = clip
+        make_clip(video, clip_path)
+        made.clip = clip_path
     except Exception:  # an extra: FFmpeg's errors are many, and none may stop the video
         log.exception("preview clip for %s failed; cards show no preview", video.name)
-        clip.unlink(missing_ok=True)
+        clip_path.unlink(missing_ok=True)
     return made
 
 

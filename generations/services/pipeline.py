@@ -585,7 +585,8 @@ def _store(gen: Generation, path: Path, *, size: int, sha256: str) -> None:
     made = card_media.Made()
     try:
         make_poster(path, poster_path)
-        made = card_media.make(path, poster_path)  # extras: what fails is logged and left out, never raised
+        # extras: what fails is logged and left out, never raised
+        made = card_media.make(path, poster_path, clip=settings.PREVIEW_CLIPS)
         # Keys unique to this claim: two fetches of one row (one of them stale) never write, and so never
         # delete, the same object, whatever the storage's own collision handling.
         tag = f"{sha256[:12]}-{gen.lease_token.hex[:8] if gen.lease_token else uuid.uuid4().hex[:8]}"
