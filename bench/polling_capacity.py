@@ -80,8 +80,10 @@ def make_generations(count: int) -> list[str]:
     return ids
 
 
-def run_worker(lateness_file: str) -> int:
-    """Fork a real worker whose poll jobs record their lateness; returns the child's pid."""
+def run_worker(lateness_file: str | None = None, media_file: str | None = None) -> int:
+    """Fork a real worker (as the Procfile runs it); returns the child's pid. With `lateness_file`, its polls
+    record how late they started; with `media_file`, it writes the CPU seconds its media work took (probe, poster,
+    card posters, clip) when it stops."""
     from django.db import connections
 
     connections.close_all()  # on PostgreSQL the child closing an inherited socket would end the parent's session
@@ -91,28 +93,52 @@ def run_worker(lateness_file: str) -> int:
     from django.db import connections
     from django.utils import timezone
 
+    from generations.media import card_media
     from generations.models import Generation
     from generations.services import pipeline
 
     connections.close_all()
-    original = pipeline.generation_poll
+    if lateness_file:
+        original = pipeline.generation_poll
 
-    def timed_poll(pk):  # runs in the work-horse
-        due = Generation.objects.filter(pk=pk).values_list("next_run_at", flat=True).first()
-        if due is not None:
-            late = (timezone.now() - due).total_seconds()
-            with open(lateness_file, "a") as fh:
-                fh.write(f"{late:.4f}\n")
-        return original(pk)
+        def timed_poll(pk, *args):
+            due = Generation.objects.filter(pk=pk).values_list("next_run_at", flat=True).first()
+            if due is not None:
+                late = (timezone.now() - due).total_seconds()
+                with open(lateness_file, "a") as fh:
+                    fh.write(f"{late:.4f}\n")
+            return original(pk, *args)
 
-    pipeline.generation_poll = timed_poll
+        pipeline.generation_poll = timed_poll
+    media_cpu = [0.0]
+
+    def counted(fn):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()  # the whole process: FFmpeg's decoding threads count too
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                media_cpu[0] += time.process_time() - start
+
+        return wrapper
+
+    if media_file:
+        pipeline.probe, pipeline.make_poster = counted(pipeline.probe), counted(pipeline.make_poster)
+        card_media.make = counted(card_media.make)
     import django_rq
 
     from generations.worker import Worker
 
     queues = [django_rq.get_queue(q) for q in ("default", "fetch", "long")]
     worker = Worker(queues, connection=queues[0].connection)
-    worker.work(with_scheduler=True, logging_level="WARNING")
+    if profile := os.environ.get("BENCH_PROFILE"):  # where the worker's CPU goes: a pstats file
+        import cProfile
+
+        cProfile.runctx('worker.work(with_scheduler=True, logging_level="WARNING")', globals(), locals(), profile)
+    else:
+        worker.work(with_scheduler=True, logging_level="WARNING")
+    if media_file:
+        Path(media_file).write_text(str(media_cpu[0]))
     os._exit(0)
 
 
@@ -170,26 +196,33 @@ def cpu_per_generation(count: int) -> None:
 
     django_rq.get_connection("default").flushdb()
     sim = start_simulator(task_seconds=3)
+    fd, media_file = tempfile.mkstemp(suffix=".txt")
+    os.close(fd)
     try:
         ids = make_generations(count)
         before = os.times()
         t0 = time.monotonic()
-        pid = run_worker(os.devnull)
+        pid = run_worker(media_file=media_file)
         while Generation.objects.filter(pk__in=ids, status__in=Generation.IN_FLIGHT).exists():
             if time.monotonic() - t0 > 600:
                 raise SystemExit("generations did not finish within 10 minutes")
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         os.kill(pid, signal.SIGTERM)
-        _, _, usage = os.wait4(pid, 0)
+        os.waitpid(pid, 0)
         after = os.times()
-        own = usage.ru_utime + usage.ru_stime
         total = (after.children_user + after.children_system) - (before.children_user + before.children_system)
-        ready = Generation.objects.filter(pk__in=ids, status="ready").count()
+        media = float(Path(media_file).read_text() or 0)
+        ready = max(Generation.objects.filter(pk__in=ids, status="ready").count(), 1)
+        clips = "with" if os.environ.get("PREVIEW_CLIPS", "1") not in ("0", "false", "False") else "without"
         print(f"finished: {ready}/{count} ready in {elapsed:.1f} s; worker CPU {total:.2f} s "
-              f"(parent {own:.2f} s) = {1000 * total / max(ready, 1):.1f} ms per finished generation (target <= 50 ms)")
+              f"= {1000 * total / ready:.1f} ms per finished video ({clips} preview clips)")
+        print(f"  media work (probe, poster, card posters, clip): {1000 * media / ready:.1f} ms per video")
+        print(f"  the pipeline itself (RQ, Redis, database, provider calls, storage): "
+              f"{1000 * (total - media) / ready:.1f} ms per video (target <= 20 ms)")
     finally:
         sim.terminate()
+        Path(media_file).unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -198,11 +231,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=90)
     parser.add_argument("--finish", type=int, default=200)
     parser.add_argument("--warmup", type=float, default=150)
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU per finished video")
     args = parser.parse_args()
     setup_django()
     print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}")
     cpu_per_generation(args.finish)
-    capacity(args.in_flight, args.window, args.warmup)
+    if not args.cpu_only:
+        capacity(args.in_flight, args.window, args.warmup)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""RQ jobs: thin. Each takes a generation id, and one service re-reads the row and moves it on (or not).
+"""RQ jobs: thin. Each takes a generation id (a poll round: a provider account's), and one service re-reads the
+row and moves it on (or not).
 
 After every pipeline step the waiting line may move: the step may have freed a place at a provider."""
 
@@ -21,6 +22,11 @@ def submit(gen_id: str) -> None:
 
 def poll(gen_id: str) -> None:
     pipeline.generation_poll(uuid.UUID(gen_id))
+    line_service.line_advance_safely()
+
+
+def poll_round(credential_id: str) -> None:
+    pipeline.polls_due(int(credential_id))
     line_service.line_advance_safely()
 
 

@@ -24,7 +24,9 @@ STEPS: dict[str, tuple[str, str, int]] = {
     # step: (job function, queue, job timeout in seconds)
     "submit": ("generations.jobs.submit", "default", 90),
     "submit_sync": ("generations.jobs.submit", "long", 1200),
-    "poll": ("generations.jobs.poll", "default", 60),
+    "poll": ("generations.jobs.poll", "default", 60),  # one row at once: a provider callback, an admin resuming
+    # args: a provider account's id. A round stops starting polls after ROUND_SECONDS; one call may take 60 s more.
+    "poll_round": ("generations.jobs.poll_round", "default", 150),
     "fetch": ("generations.jobs.fetch", "fetch", 900),
     "sweep": ("generations.jobs.sweep", "default", 120),
     "notify": ("generations.jobs.notify", "default", 60),

@@ -287,7 +287,8 @@ class Run:
             self.events.put(("done", None))
 
     def pause(self, point: str, gen: Generation) -> None:
-        self.point, self.token = point, gen.lease_token
+        # A poll round moves from row to row: the run stands for the row it is paused on.
+        self.point, self.token, self.pk = point, gen.lease_token, gen.pk
         self.events.put(("paused", point))
         if self.go.get() == "kill":
             raise Killed
@@ -302,9 +303,15 @@ class Run:
         return True
 
 
-STEPS: dict[str, Callable[[uuid.UUID], None]] = {
+def poll_round(pk: uuid.UUID) -> None:
+    """The queue's poll job: a round over every due row of this row's provider account (pipeline.polls_due)."""
+    pipeline.polls_due(Generation.objects.values_list("credential_id", flat=True).get(pk=pk))
+
+
+STEPS: dict[str, Callable[[uuid.UUID], Any]] = {
     "submit": pipeline.generation_submit,
-    "poll": pipeline.generation_poll,
+    "poll": pipeline.generation_poll,  # one row: a callback, an admin's resume
+    "poll_round": poll_round,
     "fetch": pipeline.generation_fetch,
 }
 WATCHED = ("status", "lease_token", "lease_until", "video", "poster", "error", "provider_task_id", "video_url")
@@ -588,23 +595,25 @@ class Machine(RuleBasedStateMachine):
         self.live.remove(run)
 
     def _go(self, run: Run, *, start: bool = False, answer: str = "ok") -> Run | Any:
-        before = self._row(run.pk)
+        pk = run.pk  # a poll round may go on to pause on another row
+        before = self._row(pk)
         fenced = not start and before["lease_token"] != run.token  # this step lost its claim
         self.world.answer = answer
+        run.asked = False
         if start:
             run.start()
         else:
             run.go.put("go")
         still = run.wait()
-        after_status = Generation.objects.values_list("status", flat=True).get(pk=run.pk)
-        if run.label == "poll" and before["status"] != S.FAILED and after_status == S.FAILED:
-            task = self.world.task_of(run.pk)
+        after_status = Generation.objects.values_list("status", flat=True).get(pk=pk)
+        if run.label.startswith("poll") and before["status"] != S.FAILED and after_status == S.FAILED:
+            task = self.world.task_of(pk)
             check(
-                task is None or task.sync or run.asked or run.pk in self.admin_failed,
+                task is None or task.sync or run.asked or pk in self.admin_failed,
                 "a poll failed a video with a provider task without asking the provider how it is doing",
             )
         if fenced:
-            after = self._row(run.pk)
+            after = self._row(pk)
             check(after == before, f"{run.label} changed the row after losing its lease: {before} -> {after}")
         if still:
             if start:
@@ -697,7 +706,7 @@ class Machine(RuleBasedStateMachine):
 
 def due_step(status: str) -> str:
     """The step the queue runs next for a row in this status."""
-    return {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll")
+    return {S.QUEUED: "submit", S.SUBMITTING: "submit", S.DOWNLOADING: "fetch"}.get(status, "poll_round")
 
 
 def check(condition: Any, message: str) -> None:

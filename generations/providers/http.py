@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -106,6 +107,38 @@ def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     if cafile or capath:
         return ssl.create_default_context(cafile=cafile, capath=capath)
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _new_client(base_url: str, timeout: httpx.Timeout, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url.rstrip("/"),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        verify=ssl_context(),
+        transport=transport,
+    )
+
+
+_pool = threading.local()
+
+
+def _pooled(base_url: str, timeout: httpx.Timeout) -> httpx.Client:
+    """This thread's client for one provider address: its connections (and TLS sessions) are kept alive between
+    status requests (httpx drops one idle for 5 s). Per thread and reset in a forked child: a connection is never
+    shared."""
+    clients: dict[tuple[str, str], httpx.Client] = _pool.__dict__.setdefault("clients", {})
+    key = (base_url, repr(timeout))
+    if key not in clients:
+        if len(clients) >= 16:  # a test run's many simulators; a real site talks to a handful of addresses
+            for client in clients.values():
+                client.close()
+            clients.clear()
+        clients[key] = _new_client(base_url, timeout)
+    return clients[key]
+
+
+os.register_at_fork(after_in_child=lambda: _pool.__dict__.clear())
 
 
 def classify_status(status: int) -> tuple[str, bool]:
@@ -359,14 +392,16 @@ class Http:
             self._header_secrets = [v.removeprefix("Bearer ") for v in auth_headers.values() if v]
             headers.update(auth_headers)
         try:
-            client = httpx.Client(
-                base_url=self.credential.base_url.rstrip("/"),
-                timeout=self.options.timeout,
-                follow_redirects=False,
-                trust_env=False,
-                verify=ssl_context(),
-                transport=self.options.transport,
-            )
+            if method == "GET" and not submit and self.options.transport is None:
+                # A status request: one kept-alive connection per provider (a worker's poll round asks about many
+                # tasks in a row). Only reads share it: a paid request always goes on a fresh connection, which
+                # a server can never have closed under it (that would make the send's outcome unknown).
+                with _pooled(self.credential.base_url, self.options.timeout).stream(
+                    method, url, params=params, headers=headers
+                ) as response:
+                    yield response
+                return
+            client = _new_client(self.credential.base_url, self.options.timeout, self.options.transport)
             with client, client.stream(method, url, json=body, params=params, headers=headers) as response:
                 yield response
         except httpx.HTTPError as exc:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import random
 import tempfile
 import threading
+import time
 import uuid
 from contextlib import suppress
 from dataclasses import replace
@@ -28,6 +30,7 @@ from django.core.files.storage import default_storage
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.urls import reverse
+from rq.timeouts import JobTimeoutException
 
 from generations.catalog import ModelSpec
 from generations.clock import db_now
@@ -120,6 +123,9 @@ class _Heartbeat:
 # Looking a possibly-sent submit up by our external id gives up (to an admin) after this many tries.
 MAX_SUBMIT_ATTEMPTS = 6
 MAX_FETCH_ATTEMPTS = 5
+# A poll round (polls_due) takes at most this many rows, and starts no poll after this many seconds.
+ROUND_ROWS = 50
+ROUND_SECONDS = 20.0
 EARLY = timedelta(seconds=1.5)
 # Past its deadline, a task the provider cannot be asked about (errors) is still polled this long before it fails.
 DEADLINE_GRACE = timedelta(minutes=10)
@@ -359,7 +365,7 @@ def _mark_submitted(gen: Generation, result: SubmitResult, *, first_poll: float)
         next_run_at=now + timedelta(seconds=first_poll),
         error="",
     ):
-        schedule("poll", gen.pk, key="0", delay=first_poll)
+        poll_later(gen, first_poll)
 
 
 def _submit_failed(gen: Generation, exc: ProviderError) -> None:
@@ -425,21 +431,64 @@ def _resolve_unknown_submit(gen: Generation, client: Client) -> None:
 
 
 # --- poll -----------------------------------------------------------------------------------------------------
-def generation_poll(pk: uuid.UUID) -> None:
-    """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund."""
+def generation_poll(pk: uuid.UUID, client: Client | None = None) -> bool:
+    """Ask the provider once how the task is doing, then reschedule, fetch, or fail + refund. False if the row
+    was not ours to poll (not due, not polling, or another job holds it)."""
     gen = _claim(pk, Generation.POLLING, _lease("poll"), poll_count=F("poll_count") + 1)
     if gen is None:
-        return
+        return False
     with _Heartbeat(gen):
-        _poll(gen)
+        _poll(gen, client or client_for(gen.credential))
+    return True
 
 
-def _poll(gen: Generation) -> None:
+def polls_due(credential_id: int) -> int:
+    """A poll round: ask one provider account about every task of its whose poll is due, on one kept-alive
+    connection; each row is still claimed, polled and moved on alone (`generation_poll`), so every lease, fencing
+    and money rule is the single poll's. One RQ job per account and second instead of one per poll: RQ's own
+    bookkeeping was most of a worker's CPU per video. Returns how many were polled.
+
+    A round takes at most ROUND_ROWS rows and stops starting polls after ROUND_SECONDS; what it leaves goes to a
+    new round at once, which another worker may take."""
+    started = time.monotonic()
+    due = list(
+        Generation.objects.filter(credential_id=credential_id, status__in=Generation.POLLING)
+        .filter(next_run_at__lte=db_now() + EARLY)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=db_now()))
+        .order_by("next_run_at")
+        .values_list("pk", flat=True)[:ROUND_ROWS]
+    )
+    client: Client | None = None
+    polled = 0
+    for pk in due:
+        if time.monotonic() - started > ROUND_SECONDS:
+            break
+        if client is None:
+            client = client_for(ProviderCredential.objects.get(pk=credential_id))
+        try:
+            polled += generation_poll(pk, client)
+        except JobTimeoutException:
+            raise
+        except Exception:  # one row's surprise must not hold the others back; its lease lapses, the sweep retries
+            log.exception("poll of %s failed", pk)
+    if len(due) == ROUND_ROWS or (polled < len(due) and time.monotonic() - started > ROUND_SECONDS):
+        schedule("poll_round", credential_id, key=f"more-{uuid.uuid4().hex[:12]}")
+    return polled
+
+
+def poll_later(gen: Generation, delay: float) -> None:
+    """Put the row in its account's poll round of the second its poll falls due (rows due in the same second share
+    one job). The round runs at that whole second or after, never before, so it finds the row due."""
+    at = math.ceil(time.time() + delay)
+    schedule("poll_round", gen.credential_id, key=str(at), delay=max(at - time.time(), 0.0))
+
+
+def _poll(gen: Generation, client: Client) -> None:
     # No deadline check before this call: a task may have finished just before its deadline (or an admin resumed
     # it long after), so the deadline only ever fails a video the provider has just said is not done.
     checkpoint("poll:call", gen)
     try:
-        result = client_for(gen.credential).poll(gen.provider_task_id, spec=task_spec(gen))
+        result = client.poll(gen.provider_task_id, spec=task_spec(gen))
     except ProviderError as exc:
         _note_credential_problem(gen, exc)
         if exc.kind == "not_found" and gen.poll_errors >= 3:
@@ -463,7 +512,7 @@ def _poll(gen: Generation) -> None:
             poll_errors=F("poll_errors") + 1,
             next_run_at=db_now() + timedelta(seconds=delay),
         ):
-            schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
+            poll_later(gen, delay)
         return
     now = db_now()
     seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": ""}
@@ -503,7 +552,7 @@ def _poll(gen: Generation) -> None:
             next_run_at=now + timedelta(seconds=delay),
             **seen,
         ):
-            schedule("poll", gen.pk, key=str(gen.poll_count), delay=delay)
+            poll_later(gen, delay)
 
 
 def generation_poll_soon(gen: Generation) -> bool:

@@ -38,25 +38,28 @@ def generations_recover(*, limit: int = 2000) -> Counter[str]:
             | Q(lease_until__isnull=True, next_run_at__lt=now - GRACE)
             | Q(lease_until__isnull=True, next_run_at__isnull=True, created_at__lt=now - GRACE)
         )
-        .only("pk", "status", "model", "deadline_at", "submit_attempts", "poll_count", "fetch_attempts", "created_at")
+        .only(
+            "pk", "status", "model", "credential_id", "deadline_at", "submit_attempts", "fetch_attempts", "created_at"
+        )
         .order_by("next_run_at")[:limit]
     )
     done: Counter[str] = Counter()
+    rounds: set[int] = set()
     for gen in overdue:
         # Only a row that was never sent fails here; one with a task id gets a poll, which asks the provider first.
         if gen.status == S.QUEUED and now >= gen.deadline_at:
-            generation_fail(
-                gen.pk, reason=deadline_message(gen), statuses={gen.status}
-            )
+            generation_fail(gen.pk, reason=deadline_message(gen), statuses={gen.status})
             done["failed_deadline"] += 1
             continue
         if gen.status in (S.QUEUED, S.SUBMITTING):
             schedule(submit_step(gen), gen.pk, key=f"s{gen.submit_attempts}")
-        elif gen.status in Generation.POLLING:
-            schedule("poll", gen.pk, key=str(gen.poll_count))
+        elif gen.status in Generation.POLLING:  # one round per account polls all its overdue rows
+            rounds.add(gen.credential_id)
         elif gen.status == S.DOWNLOADING:
             schedule("fetch", gen.pk, key=f"s{gen.fetch_attempts}")
         done[gen.status] += 1
+    for credential_id in rounds:
+        schedule("poll_round", credential_id, key=f"s{now.timestamp():.0f}")
     if let_go := line.line_advance():
         done["let_go"] += let_go
     for pk in untold():
