@@ -12,7 +12,7 @@ from django.core import mail
 from django.urls import reverse
 
 from generations.models import CreditAccount, Generation, MemberSettings, Price
-from generations.services import routing
+from generations.services import notify, routing
 from generations.services.create import generation_create
 from generations.services.recovery import generations_recover
 from tests.conftest import drive, run_jobs
@@ -164,6 +164,16 @@ def test_no_email_without_opting_in(alice: Any, bob: Any, sim_credentials: Any, 
     generations_recover()
     run_jobs()
     assert mail.outbox == []
+
+
+def test_a_member_who_wants_no_email_costs_the_workers_no_job(alice: Any, sim_credentials: Any, monkeypatch) -> None:
+    scheduled: list[str] = []
+    monkeypatch.setattr(notify, "schedule", lambda step, *a, **k: scheduled.append(step))
+    drive(generation_create(user=alice, model_key=TURBO, params=STD5))
+    assert scheduled == []
+    opt_in(alice)
+    drive(generation_create(user=alice, model_key=TURBO, params=STD5))
+    assert scheduled == ["notify"]
 
 
 def test_the_settings_page_turns_emails_on(alice: Any, client: Any) -> None:

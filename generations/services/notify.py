@@ -32,7 +32,9 @@ def wants_mail() -> Q:
 
 
 def notify_later(gen_id: uuid.UUID) -> None:
-    schedule("notify", gen_id, key="0")
+    """A job only for an owner who wants the email (most do not: a job per video was a worker's CPU for nothing)."""
+    if Generation.objects.filter(pk=gen_id).filter(wants_mail()).exists():
+        schedule("notify", gen_id, key="0")
 
 
 def generation_notify(pk: uuid.UUID) -> bool:
