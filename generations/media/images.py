@@ -87,8 +87,16 @@ def _check_size(width: int, height: int) -> None:
         raise InvalidImage(f"The image is {width} by {height} pixels; the limit is {MAX_SIDE} pixels on a side.")
     if min(width, height) < MIN_SIDE:
         raise InvalidImage(f"The image is {width} by {height} pixels; each side needs at least {MIN_SIDE}.")
-    if max(width / height, height / width) > MAX_RATIO:
-        raise InvalidImage("The image is too narrow: its sides may differ by at most 2.5 times.")
+    if width > height * MAX_RATIO:
+        raise InvalidImage(
+            f"The image is too wide ({width} by {height} pixels): its width may be at most {MAX_RATIO:g} times "
+            "its height."
+        )
+    if height > width * MAX_RATIO:
+        raise InvalidImage(
+            f"The image is too narrow and tall ({width} by {height} pixels): its height may be at most {MAX_RATIO:g} "
+            "times its width."
+        )
 
 
 def _unidentified(raw: bytes, exc: Exception) -> str:
