@@ -298,6 +298,19 @@ def test_the_quote_is_what_price_for_charges(
     assert data["account"].startswith(credentials[key.split(":")[0]].label)
 
 
+def test_an_account_named_after_its_provider_is_named_once(alice_client: Client, credentials: Any) -> None:
+    credentials["mulerun"].label = "MuleRun (simulator)"
+    credentials["mulerun"].save()
+    html = alice_client.get(URL).content.decode()
+    shown = re.search(r"<span data-route>([^<]*)</span>", html).group(1)
+    assert shown == "MuleRun (simulator)"
+    assert (
+        alice_client.get(reverse("quote"), {"model": value(credentials, "mulerun:kling-v2.5-turbo")}).json()["account"]
+        == "MuleRun (simulator)"
+    )
+    assert re.search(r"<option value=\"\d+\"[^>]*>MuleRun \(simulator\)</option>", html)  # the account picker too
+
+
 def test_the_quote_says_when_credits_are_short(charlie_client: Client, credentials: Any) -> None:
     data = charlie_client.get(reverse("quote"), {"model": value(credentials, "mulerun:kling-v2.6")}).json()
     assert data["enough"] is False and data["balance"] == 0
