@@ -228,6 +228,13 @@ def test_a_tampered_model_value_is_a_field_error(alice_client: Client, credentia
     assert Generation.objects.count() == 0
 
 
+def test_the_error_summary_names_each_field_once(alice_client: Client, credentials: Any) -> None:
+    html = post(alice_client, credentials, prompt="  ", mode="ultra").content.decode()
+    summary = html[html.index('class="error-summary"') :].split("</ul>", 1)[0]
+    assert '<a href="#field-prompt" data-error-link>Prompt is required.</a>' in summary  # not "Prompt: Prompt is…"
+    assert re.search(r'<a href="#field-mode" data-error-link>Mode: Select a valid choice', summary)  # label added
+
+
 def test_a_missing_form_token_is_an_error_not_a_crash(alice_client: Client, credentials: Any) -> None:
     response = post(alice_client, credentials, form_token=None)
     assert response.status_code == 200
