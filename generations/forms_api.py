@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from generations.api.tokens import NAME_MAX
+from generations.api.tokens import NAME_MAX, TokenError
 from generations.models_api import ApiToken
 
 EXPIRY_CHOICES = [("never", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("date", "On a date")]
@@ -65,6 +65,13 @@ class ApiTokenForm(forms.Form):
         elif choice == "date" and day is not None and day > _today() + timedelta(days=365 * LATEST_DATE_YEARS):
             self.add_error("expires_on", f"Choose a date within {LATEST_DATE_YEARS} years, or Never.")
         return data
+
+    def add_token_error(self, exc: TokenError) -> None:
+        """The service's sentence at the field it is about (its expires_at is this form's date), else at the top."""
+        field = {"name": "name", "scope": "scope", "expires_at": "expires_on"}.get(exc.field or "")
+        if field == "expires_on" and self.cleaned_data.get("expires") != "date":
+            field = "expires"
+        self.add_error(field, str(exc))
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

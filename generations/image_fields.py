@@ -33,8 +33,14 @@ def add(form: forms.Form) -> None:
             + (" Needs a start image and Professional mode." if prefix == "end_image" else ""),
         )
         form.fields[f"{prefix}_ref"] = forms.CharField(required=False, widget=forms.HiddenInput)
+        # Shown beside a kept picture only; without scripts it is how a member lets go of it (pictures.js
+        # turns it into a "Remove" button).
+        form.fields[f"{prefix}_remove"] = forms.BooleanField(label="Remove this picture", required=False)
         form.fields[field].label = f"…or the address of the {label.lower()}"
         form.fields[field].help_text = "For pictures already online (http or https)."
+        if not form.is_bound and _checked(form.initial.get(f"{prefix}_remove")):  # "Show this model's options"
+            form.initial[f"{prefix}_ref"] = ""
+            form.initial[f"{prefix}_remove"] = False
 
 
 def clean(form: forms.Form, data: dict[str, Any], owner_id: Any) -> None:
@@ -49,7 +55,10 @@ def clean(form: forms.Form, data: dict[str, Any], owner_id: Any) -> None:
             continue
         upload = form.files.get(f"{prefix}_file")
         ref = data.get(f"{prefix}_ref") or ""
-        name = ""
+        if data.get(f"{prefix}_remove"):  # the member let go of the kept picture (a new file still counts)
+            ref = form.data[f"{prefix}_ref"] = ""
+            form.data[f"{prefix}_remove"] = ""
+        name = shown = ""
         if upload is not None:
             try:
                 checked = images.check_image(upload, size=upload.size)
@@ -57,32 +66,47 @@ def clean(form: forms.Form, data: dict[str, Any], owner_id: Any) -> None:
                 form.add_error(f"{prefix}_file", str(exc))
                 continue
             name = images.store_upload(checked, owner_id=owner_id)
+            shown = upload.name or ""
         elif ref:
             name = images.unsign_upload(ref, owner_id=owner_id) or ""
             if not name:
                 form.add_error(f"{prefix}_file", "That picture has expired; choose it again.")
                 continue
+            shown = images.upload_shown(ref, owner_id=owner_id)
         if name:
             name = images.own_copy(name, owner_id)
-            form.picture_refs[prefix] = images.sign_upload(name, owner_id=owner_id)
+            form.picture_refs[prefix] = images.sign_upload(name, owner_id=owner_id, shown=shown)
             form.data[f"{prefix}_ref"] = form.picture_refs[prefix]  # re-shown after an error: no second upload
             data[field] = images.STORED + name
 
 
-def rows(form: forms.Form) -> list[dict[str, Any]]:
-    """What the template shows for each picture: the upload field, the URL field and a preview if one is chosen."""
+def rows(form: forms.Form, owner_id: Any = None) -> list[dict[str, Any]]:
+    """What the template shows for each picture: the upload field, the URL field, and for a picture already chosen
+    its preview, a line saying where it comes from and a way to remove it."""
     out = []
-    for prefix, (field, _label) in PICTURES.items():
+    for prefix, (field, label) in PICTURES.items():
         if f"{prefix}_file" not in form.fields:
             continue
         ref = form[f"{prefix}_ref"].value()
+        shown = images.upload_shown(ref, owner_id=owner_id) if ref else ""
+        if form.is_bound:
+            kept = f"Kept from your last try: {shown or 'the picture you chose'}."
+        else:
+            kept = f"Chosen: {shown}." if shown else f"Chosen: the {label.lower()} of the video you started from."
         out.append(
             {
                 "prefix": prefix,
+                "label": label,
                 "file": form[f"{prefix}_file"],
                 "url": form[field],
                 "ref": form[f"{prefix}_ref"],
+                "remove": form[f"{prefix}_remove"],
                 "preview": reverse("upload_preview", args=[ref]) if ref else "",
+                "kept": kept if ref else "",
             }
         )
     return out
+
+
+def _checked(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "on", "true")

@@ -142,6 +142,24 @@ def test_bad_input_gets_a_clear_message_and_makes_nothing(data: dict[str, str], 
     assert ApiToken.objects.count() == 0 and tokens_in(response) == set()
 
 
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": "   "}, "name", "Give the token a name"),
+        ({"scope": "admin"}, "scope", "Choose Read, or Read and write."),
+        ({"expires": "date", "expires_on": YESTERDAY}, "expires_on", "Choose an expiry date in the future."),
+    ],
+)
+def test_a_refused_value_is_marked_at_its_field_and_linked_from_the_summary(
+    data: dict[str, str], field: str, message: str, alice_client: Client
+) -> None:
+    html = create(alice_client, **data).content.decode()
+    assert f'<a href="#field-{field}" data-error-link>' in html  # the summary's line leads to the field
+    box = html.split(f'id="field-{field}"', 1)[1].split('id="field-', 1)[0]
+    assert html.split(f'id="field-{field}"', 1)[0].endswith('class="field has-error" ')  # marked invalid
+    assert f'<p class="field-error" role="alert">{message}' in box
+
+
 def test_a_nul_byte_is_refused_by_the_site_before_the_form(alice_client: Client) -> None:
     response = create(alice_client, name="bad\x00name")
     assert response.status_code == 400 and "NUL" in response.content.decode()

@@ -73,7 +73,8 @@ HOSTILE = {
     "huge dimensions": (_png_with_size(100_000, 100_000), "too many pixels"),
     "too wide": (_png_with_size(9000, 4000), "limit is 8000"),
     "too small": (picture(size=(200, 200)), "at least 300"),
-    "too narrow": (picture(size=(1000, 300)), "2.5 times"),
+    "too wide for its height": (picture(size=(2000, 400)), r"too wide \(2000 by 400 pixels\): its width may"),
+    "too tall for its width": (picture(size=(300, 1000)), r"too narrow and tall \(300 by 1000 pixels\): its height"),
     "random bytes": (bytes(range(256)) * 40, "not a JPEG, PNG or WebP"),
 }
 

@@ -228,6 +228,13 @@ def test_a_tampered_model_value_is_a_field_error(alice_client: Client, credentia
     assert Generation.objects.count() == 0
 
 
+def test_the_error_summary_names_each_field_once(alice_client: Client, credentials: Any) -> None:
+    html = post(alice_client, credentials, prompt="  ", mode="ultra").content.decode()
+    summary = html[html.index('class="error-summary"') :].split("</ul>", 1)[0]
+    assert '<a href="#field-prompt" data-error-link>Prompt is required.</a>' in summary  # not "Prompt: Prompt is…"
+    assert re.search(r'<a href="#field-mode" data-error-link>Mode: Select a valid choice', summary)  # label added
+
+
 def test_a_missing_form_token_is_an_error_not_a_crash(alice_client: Client, credentials: Any) -> None:
     response = post(alice_client, credentials, form_token=None)
     assert response.status_code == 200
@@ -296,6 +303,19 @@ def test_the_quote_is_what_price_for_charges(
     expected = {"cost": cost, "balance": balance, "balance_after": balance - cost, "enough": balance >= cost}
     assert expected.items() <= data.items()
     assert data["account"].startswith(credentials[key.split(":")[0]].label)
+
+
+def test_an_account_named_after_its_provider_is_named_once(alice_client: Client, credentials: Any) -> None:
+    credentials["mulerun"].label = "MuleRun (simulator)"
+    credentials["mulerun"].save()
+    html = alice_client.get(URL).content.decode()
+    shown = re.search(r"<span data-route>([^<]*)</span>", html).group(1)
+    assert shown == "MuleRun (simulator)"
+    assert (
+        alice_client.get(reverse("quote"), {"model": value(credentials, "mulerun:kling-v2.5-turbo")}).json()["account"]
+        == "MuleRun (simulator)"
+    )
+    assert re.search(r"<option value=\"\d+\"[^>]*>MuleRun \(simulator\)</option>", html)  # the account picker too
 
 
 def test_the_quote_says_when_credits_are_short(charlie_client: Client, credentials: Any) -> None:

@@ -113,6 +113,37 @@ def test_after_a_form_error_the_picture_is_kept_without_a_second_upload(
     assert images.stored_name(Generation.objects.get().image_url)
 
 
+def test_a_kept_picture_says_so_by_name_and_offers_a_way_to_remove_it(
+    alice_client: Client, credentials: Any, public_site: None
+) -> None:
+    html = alice_client.post(
+        reverse("new_video"), form(credentials, prompt="", start_image_file=upload(png(), name="C:\\shots\\bottle.png"))
+    ).content.decode()
+    assert "Kept from your last try: bottle.png." in html
+    assert re.search(r'<input type="checkbox" name="start_image_remove"[^>]*>\s*<span>Remove this picture</span>', html)
+    assert "Remove start image</button>" in html  # what scripts show instead of the checkbox
+    assert 'name="end_image_remove"' not in html  # nothing kept there, nothing to remove
+
+
+def test_without_scripts_remove_this_picture_lets_go_of_it(
+    alice_client: Client, credentials: Any, public_site: None
+) -> None:
+    html = alice_client.post(
+        reverse("new_video"), form(credentials, prompt="", start_image_file=upload(png()))
+    ).content.decode()
+    ref = re.search(r'name="start_image_ref" value="([^"]+)"', html).group(1)
+    again = alice_client.post(
+        reverse("new_video"), form(credentials, prompt="", start_image_ref=ref, start_image_remove="on")
+    ).content.decode()
+    assert not re.search(r'name="start_image_ref" value="[^"]', again) and "Kept from your last try" not in again
+    response = alice_client.post(reverse("new_video"), form(credentials, start_image_ref=ref, start_image_remove="on"))
+    assert response.status_code == 302 and Generation.objects.get().image_url == ""
+    switched = alice_client.post(  # "Show this model's options" without scripts: the removed picture stays removed
+        reverse("new_video"), form(credentials, start_image_ref=ref, start_image_remove="on", update_model="1")
+    ).content.decode()
+    assert not re.search(r'name="start_image_ref" value="[^"]', switched)
+
+
 def test_someone_elses_picture_reference_is_refused(
     alice_client: Client, bob: Any, bob_client: Client, credentials: Any, public_site: None
 ) -> None:

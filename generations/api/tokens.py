@@ -27,7 +27,11 @@ USED_RESOLUTION = timedelta(minutes=1)
 
 
 class TokenError(ValueError):
-    pass
+    """A token we refuse; ``field`` names the argument the sentence is about (name, scope or expires_at)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def digest_of(raw: str) -> str:
@@ -38,13 +42,13 @@ def token_create(*, user: Any, name: str, scope: str, expires_at: datetime | Non
     """A new token for ``user``; returns the row and the token itself, which is never shown again."""
     name = " ".join((name or "").split())
     if not name:
-        raise TokenError("Give the token a name, such as the script that will use it.")
+        raise TokenError("Give the token a name, such as the script that will use it.", field="name")
     if len(name) > NAME_MAX:
-        raise TokenError(f"Keep the name under {NAME_MAX} characters.")
+        raise TokenError(f"Keep the name under {NAME_MAX} characters.", field="name")
     if scope not in ApiToken.Scope.values:
-        raise TokenError("Choose Read, or Read and write.")
+        raise TokenError("Choose Read, or Read and write.", field="scope")
     if expires_at is not None and expires_at <= timezone.now():
-        raise TokenError("Choose an expiry date in the future.")
+        raise TokenError("Choose an expiry date in the future.", field="expires_at")
     raw = PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one create at a time per member

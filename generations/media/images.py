@@ -87,8 +87,16 @@ def _check_size(width: int, height: int) -> None:
         raise InvalidImage(f"The image is {width} by {height} pixels; the limit is {MAX_SIDE} pixels on a side.")
     if min(width, height) < MIN_SIDE:
         raise InvalidImage(f"The image is {width} by {height} pixels; each side needs at least {MIN_SIDE}.")
-    if max(width / height, height / width) > MAX_RATIO:
-        raise InvalidImage("The image is too narrow: its sides may differ by at most 2.5 times.")
+    if width > height * MAX_RATIO:
+        raise InvalidImage(
+            f"The image is too wide ({width} by {height} pixels): its width may be at most {MAX_RATIO:g} times "
+            "its height."
+        )
+    if height > width * MAX_RATIO:
+        raise InvalidImage(
+            f"The image is too narrow and tall ({width} by {height} pixels): its height may be at most {MAX_RATIO:g} "
+            "times its width."
+        )
 
 
 def _unidentified(raw: bytes, exc: Exception) -> str:
@@ -202,19 +210,40 @@ _UPLOAD_SALT = "generations.upload-ref"
 UPLOAD_REF_SECONDS = 7 * 86400
 
 
-def sign_upload(name: str, *, owner_id: Any) -> str:
-    """A form value naming one of the member's pictures; it cannot be forged or used by anyone else."""
-    return signing.dumps({"n": name, "u": owner_id}, salt=_UPLOAD_SALT, compress=True)
+def sign_upload(name: str, *, owner_id: Any, shown: str = "") -> str:
+    """A form value naming one of the member's pictures; it cannot be forged or used by anyone else.
+
+    ``shown`` is what the member knows it as (the uploaded file's name, "last frame"): the form shows it when it keeps
+    the picture after an error."""
+    data = {"n": name, "u": owner_id} | ({"f": shown_name(shown)} if shown else {})
+    return signing.dumps(data, salt=_UPLOAD_SALT, compress=True)
 
 
 def unsign_upload(token: str, *, owner_id: Any) -> str | None:
+    data = _upload_ref(token, owner_id)
+    return data["n"] if data else None
+
+
+def upload_shown(token: str, *, owner_id: Any) -> str:
+    """The name a member knows a chosen picture by ("" when none was kept with it)."""
+    data = _upload_ref(token, owner_id)
+    return data.get("f", "") if data and isinstance(data.get("f"), str) else ""
+
+
+def shown_name(filename: str) -> str:
+    """A file name as a member's browser sent it, without any folder, cut to a length a form line can show."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base if len(base) <= 60 else base[:28] + "…" + base[-28:]
+
+
+def _upload_ref(token: str, owner_id: Any) -> dict[str, Any] | None:
     try:
         data = signing.loads(token, salt=_UPLOAD_SALT, max_age=UPLOAD_REF_SECONDS)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or data.get("u") != owner_id or not isinstance(data.get("n"), str):
         return None
-    return data["n"]
+    return data
 
 
 def own_copy(name: str, owner_id: Any) -> str:

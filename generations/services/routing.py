@@ -61,7 +61,9 @@ class Route:
 
     @property
     def label(self) -> str:
-        return f"{self.credential.label} · {self.spec.provider_info.label}"
+        """The account's name, then its provider's unless the name already says it ("MuleRun (simulator)")."""
+        account, provider = self.credential.label, self.spec.provider_info.label
+        return account if provider.casefold() in account.casefold() else f"{account} · {provider}"
 
 
 @dataclass(frozen=True)

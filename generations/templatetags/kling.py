@@ -25,6 +25,16 @@ def provider_label(key: str) -> str:
 
 
 @register.filter
+def summary_line(error: str, label: str) -> str:
+    """A field's error as the error summary lists it: "Label: message", unless the message already starts with the
+    label ("Prompt is required.", as the catalog words its sentences), which would then read twice."""
+    label, error = str(label or ""), str(error)
+    if not label or error.casefold().startswith(label.casefold()):
+        return error
+    return f"{label}: {error}"
+
+
+@register.filter
 def mode_label(mode: str) -> str:
     return catalog.MODE_LABELS.get(mode, mode)
 

@@ -41,7 +41,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         try:
             token, raw = token_create(user=request.user, **form.service_kwargs())
         except TokenError as exc:
-            form.add_error(None, str(exc))
+            form.add_token_error(exc)
         else:
             shown_once.keep(request, SHOWN, token.pk, raw)
             return redirect("api_token_created", token_id=token.pk)

@@ -119,7 +119,7 @@ def _initial(request: HttpRequest, options: list[Any]) -> dict[str, Any]:
 
 
 def continue_initial(request: HttpRequest, gen: Any) -> dict[str, Any]:
-    """"Continue this video": its last frame (or the paused one, ?at=seconds) as the start image."""
+    """ "Continue this video": its last frame (or the paused one, ?at=seconds) as the start image."""
     if not gen.video:
         raise Http404("This video is not ready.")
     at = request.GET.get("at", "")
@@ -132,7 +132,9 @@ def continue_initial(request: HttpRequest, gen: Any) -> dict[str, Any]:
     frame = images.frame_of(gen.video.name, at=seconds)
     name = images.store_upload(frame, owner_id=request.user.pk)
     return {
-        "start_image_ref": images.sign_upload(name, owner_id=request.user.pk),
+        "start_image_ref": images.sign_upload(
+            name, owner_id=request.user.pk, shown="last frame" if seconds is None else f"frame at {seconds:g} s"
+        ),
         "image_url": "",
         "tail_image_url": "",
         "multi_shot": False,
@@ -155,9 +157,10 @@ def new_video(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(exc))
     else:
         form = GenerationForm(options=options, initial=_initial(request, options), user=request.user)
+    pictures = image_fields.rows(form, request.user.pk)
     try:
         values = {k: form[k].value() for k in (*ROUTE_FIELDS, "variants") if k in form.fields}
-        for row in image_fields.rows(form):  # a chosen picture narrows the accounts as a typed address does
+        for row in pictures:  # a chosen picture narrows the accounts as a typed address does
             if row["ref"].value():
                 values[row["url"].name] = images.STORED + "chosen"
         price = quote_for(request.user, form.model_choice, values) if form.offer else None
@@ -171,7 +174,7 @@ def new_video(request: HttpRequest) -> HttpResponse:
         "spec": form.spec,
         "price": price,
         "prompt_max": catalog.PROMPT_MAX,
-        "pictures": image_fields.rows(form),
+        "pictures": pictures,
         "continues": _continues(request, form),
     }
     return render(request, "generations/new.html", ctx)

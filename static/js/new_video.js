@@ -6,13 +6,15 @@
   if (!form) return;
 
   // Character counter ---------------------------------------------------------------------------------------
+  // It counts the field's actual value, also on "pageshow": Back restores the text without any input event.
+  var updateCount = function () {};
   var counter = form.querySelector("[data-counter-for]");
   if (counter) {
     var area = document.getElementById(counter.getAttribute("data-counter-for"));
     var max = parseInt(counter.getAttribute("data-max"), 10);
     var count = counter.querySelector("[data-count]");
     area.setAttribute("aria-describedby", counter.id);
-    var updateCount = function () {
+    updateCount = function () {
       var n = area.value.replace(/\r\n/g, "\n").trim().length;
       count.textContent = n;
       counter.classList.toggle("over", n > max);
@@ -58,6 +60,12 @@
     "shot_type", "negative_prompt", "image_url", "tail_image_url", "camera_type", "camera_axis", "camera_value",
     "variants"];
 
+  // The button says how many videos it makes: from the quote, or from the chosen "Variants" before one arrives.
+  function submitLabel(count) {
+    if (count === undefined) count = parseInt(value("variants") || "1", 10) || 1;
+    return count > 1 ? "Generate " + count + " variants" : "Generate video";
+  }
+
   function quote() {
     var params = new URLSearchParams({ model: model ? model.value : "" });
     QUOTED.forEach(function (name) {
@@ -92,7 +100,7 @@
         }
         costEl.textContent = d.cost;
         if (quotedEl) quotedEl.value = d.cost;
-        if (submit) submit.textContent = d.count > 1 ? "Generate " + d.count + " variants" : "Generate video";
+        if (submit) submit.textContent = submitLabel(d.count);
         var each = form.querySelector("[data-cost-each]");
         if (each) each.textContent = d.count > 1 ? d.count + " \u00d7 " + d.unit_cost : "";
         if (routeEl) routeEl.textContent = d.account;
@@ -214,13 +222,18 @@
     var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
     return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
   }
+  // The browser may also have put back what was typed and chosen, without any input or change event: count, label
+  // and price from the fields' actual values.
   window.addEventListener("pageshow", function (event) {
     var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    var restored = event.persisted || (nav && (nav.type === "back_forward" || nav.type === "reload"));
     if (event.persisted || (nav && nav.type === "back_forward")) form.elements.form_token.value = freshToken();
     delete form.dataset.sent;
     if (submit) {
       submit.disabled = false;
-      submit.textContent = "Generate video";
+      submit.textContent = submitLabel();
     }
+    updateCount();
+    if (restored && costEl) quote();
   });
 })();

@@ -28,12 +28,50 @@
     var input = box.querySelector("input[type=file]");
     var img = box.querySelector("[data-preview]");
     if (!input || !img) return;
+    var kept = box.querySelector("[data-kept]");
+    var note = box.querySelector("[data-kept-note]");
+    var ref = box.querySelector("input[type=hidden][name$=_ref]");
+    var removeBox = box.querySelector("[data-remove-fallback]");
+    var removeBtn = box.querySelector("[data-remove-picture]");
+    // A picture kept from before (or just chosen) gets a "Remove" button; the checkbox is for pages without scripts.
+    if (removeBox) removeBox.hidden = true;
+    if (note && note.id) {
+      var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      if (described.indexOf(note.id) < 0) input.setAttribute("aria-describedby", [note.id].concat(described).join(" "));
+    }
+    var showRemove = function (on) {
+      if (!kept || !removeBtn) return;
+      removeBtn.hidden = !on;
+      if (on) kept.hidden = false;
+    };
+    showRemove(!img.hidden);
+    if (removeBtn) {
+      removeBtn.addEventListener("click", function () {
+        if (ref) ref.value = "";
+        var checkbox = removeBox && removeBox.querySelector("input[type=checkbox]");
+        if (checkbox) checkbox.checked = true;  // the server lets go of it too, whatever else happens on this page
+        input.value = "";
+        img.hidden = true;
+        img.removeAttribute("src");
+        if (note) note.textContent = removeBtn.textContent.replace(/^Remove /, "").replace(/^./, function (c) {
+          return c.toUpperCase();
+        }) + " removed.";
+        showRemove(false);
+        input.dispatchEvent(new Event("change", { bubbles: true }));  // the price and the account follow
+        input.focus();
+      });
+    }
     img.addEventListener("load", function () { hint(box, img); });
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
-      if (!file) return;
+      if (!file) {
+        hint(box, img);
+        return;
+      }
       img.src = URL.createObjectURL(file);
       img.hidden = false;
+      if (note) note.textContent = "";  // the file input names the new file itself
+      showRemove(true);
     });
     form.addEventListener("change", function (event) {
       if (event.target.name === "aspect_ratio") hint(box, img);
