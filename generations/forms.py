@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -368,11 +369,18 @@ class _ListedChoices(forms.models.ModelChoiceIterator):
 
 class _MemberChoice(forms.ModelChoiceField):
     iterator = _ListedChoices
+    # () -> (sql, params) of ``queryset.values_list("pk", "first_name", "last_name", "username")``, when constant
+    compiled: Any = None
 
     def listed(self) -> list[tuple[str, str]]:
         """(pk, the name the cards show), read once per form (the filter form's cache key and its drawing)."""
         if getattr(self, "_listed", None) is None:
-            rows = self.queryset.values_list("pk", "first_name", "last_name", "username")
+            if self.compiled is None:
+                rows = list(self.queryset.values_list("pk", "first_name", "last_name", "username"))
+            else:  # the same query, its SQL built once (GalleryFilterForm)
+                with connection.cursor() as cursor:
+                    cursor.execute(*self.compiled())
+                    rows = cursor.fetchall()
             self._listed = [(str(pk), f"{first} {last}".strip() or username) for pk, first, last, username in rows]
         return self._listed
 
@@ -388,6 +396,12 @@ def _gallery_members() -> Any:
         get_user_model().objects.filter(is_active=True).filter(Exists(shared))
         .order_by("first_name", "last_name", "username").only("first_name", "last_name", "username")
     )  # fmt: skip
+
+
+@cache
+def _gallery_members_sql() -> tuple[str, tuple[Any, ...]]:
+    """The member list's query as SQL, built once: it holds constants only (building it was ~0.3 ms a request)."""
+    return _gallery_members().values_list("pk", "first_name", "last_name", "username").query.sql_with_params()
 
 
 class GalleryFilterForm(forms.Form):
@@ -413,6 +427,7 @@ class GalleryFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = _gallery_members()  # a copy (the field's setter clones it)
+        self.fields["member"].compiled = _gallery_members_sql
         self.fields["model"].choices = _model_choices()
         durations = sorted({d for spec in catalog.CATALOG.values() for d in spec.durations})
         self.fields["duration"].choices = [("", "Any length")] + [(str(d), f"{d} s") for d in durations]

@@ -71,6 +71,16 @@ def test_my_videos_pages_by_24(alice: Any, alice_client: Client, credentials: An
     assert len(titles(get(alice_client, "/videos/", page=2))) == 1
 
 
+def test_my_videos_pages_with_previous_and_next_and_names_the_last_page_only_there(
+    alice: Any, alice_client: Client, credentials: Any, make_generation: Any
+) -> None:
+    for i in range(50):
+        make_generation(alice, prompt=f"v{i}", status=S.QUEUED)
+    first, last = get(alice_client, "/videos/"), get(alice_client, "/videos/", page=3)
+    assert "Page 1<" in first and "Page 1 of" not in first and 'rel="next"' in first  # not counted (issue 17)
+    assert "Page 3 of 3" in last and 'rel="next"' not in last and len(titles(last)) == 2
+
+
 def test_my_videos_starts_empty(alice_client: Client, credentials: Any) -> None:
     assert "You have not made a video yet." in get(alice_client, "/videos/")
 
