@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.timeouts import JobTimeoutException
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,18 @@ _STALE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CAN
 
 
 def schedule(step: str, gen_id: Any, *, key: str, delay: float = 0.0) -> None:
-    """Run `step` for a generation after `delay` seconds, once the current transaction commits."""
-    transaction.on_commit(lambda: enqueue_now(step, str(gen_id), key=key, delay=delay), robust=True)
+    """Run `step` for a generation after `delay` seconds, once the current transaction commits. An enqueue that
+    fails is logged (the recovery sweep enqueues the step again); a job's time limit still stops the job."""
+
+    def enqueue() -> None:
+        try:
+            enqueue_now(step, str(gen_id), key=key, delay=delay)
+        except JobTimeoutException:
+            raise
+        except Exception:
+            log.exception("could not enqueue %s for %s; the recovery sweep will", step, gen_id)
+
+    transaction.on_commit(enqueue)
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import types
 from datetime import timedelta
 
 import django_rq
@@ -127,3 +128,46 @@ def test_status_requests_reuse_this_threads_client_and_never_another_threads():
     thread.start()
     thread.join()
     assert theirs[0] is not mine
+
+
+def test_rounds_ending_in_the_same_second_leave_one_follow_up_between_them(alice, sim, monkeypatch):
+    monkeypatch.setattr(pipeline, "ROUND_ROWS", 1)
+    frozen = types.SimpleNamespace(time=lambda: 1_900_000_000.2, monotonic=time.monotonic)
+    monkeypatch.setattr(pipeline, "time", frozen)
+    gens = sent(alice, 3)
+    sim.task_seconds = 3600
+    Generation.objects.filter(pk__in=[g.pk for g in gens]).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    django_rq.get_connection("default").flushdb()
+    assert pipeline.polls_due(gens[0].credential_id) == 1
+    assert pipeline.polls_due(gens[0].credential_id) == 1
+    follow_ups = [j for j in round_jobs() if "-more" in j]
+    assert follow_ups == [f"poll_round-{gens[0].credential_id}-more1900000000"]
+
+
+def test_an_answer_ends_a_run_of_poll_errors(alice, sim):
+    """Three errors, then an answer: a later "not found" is the first of a new run, not the fourth (which would
+    fail and refund a task the provider may still finish)."""
+    [gen] = sent(alice, 1)
+    Generation.objects.filter(pk=gen.pk).update(poll_errors=3, next_run_at=timezone.now() - timedelta(seconds=1))
+    assert pipeline.polls_due(gen.credential_id) == 1
+    assert Generation.objects.get(pk=gen.pk).poll_errors == 0
+
+
+def test_a_failed_enqueue_is_logged_but_a_jobs_time_limit_still_stops_the_job(monkeypatch, caplog):
+    from rq.timeouts import JobTimeoutException
+
+    from generations import scheduling
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(scheduling, "enqueue_now", broken)
+    scheduling.schedule("poll_round", 1, key="x")  # outside a transaction: at once
+    assert "the recovery sweep will" in caplog.text
+
+    def time_is_up(*args, **kwargs):
+        raise JobTimeoutException("Task exceeded maximum timeout value (60 seconds)")
+
+    monkeypatch.setattr(scheduling, "enqueue_now", time_is_up)
+    with pytest.raises(JobTimeoutException):
+        scheduling.schedule("poll_round", 1, key="y")

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, ClassVar
@@ -121,6 +121,9 @@ def _new_client(base_url: str, timeout: httpx.Timeout, transport: httpx.BaseTran
 
 
 _pool = threading.local()
+# The server closed a kept-alive connection just as we reused it (its idle timeout can be shorter than ours):
+# nothing was answered, and a GET is safe to ask again, once, on a new connection.
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 def _pooled(base_url: str, timeout: httpx.Timeout) -> httpx.Client:
@@ -136,6 +139,44 @@ def _pooled(base_url: str, timeout: httpx.Timeout) -> httpx.Client:
             clients.clear()
         clients[key] = _new_client(base_url, timeout)
     return clients[key]
+
+
+def _forget_pooled(base_url: str, timeout: httpx.Timeout) -> None:
+    client = _pool.__dict__.get("clients", {}).pop((base_url, repr(timeout)), None)
+    if client is not None:
+        client.close()
+
+
+@contextmanager
+def _pooled_stream(
+    base_url: str, timeout: httpx.Timeout, url: str, params: Mapping[str, str] | None, headers: dict[str, str]
+) -> Iterator[httpx.Response]:
+    """A GET on this thread's kept-alive client. Its cookie jar is emptied first: accounts at one address share the
+    client, and one account's cookies must never ride on another's requests. A client whose request was cut off
+    (a job's time limit, any error) is closed and never reused."""
+    try:
+        with ExitStack() as stack:
+            client = _pooled(base_url, timeout)
+            client.cookies.clear()
+            reusing = _has_idle_connection(client)
+            try:
+                response = stack.enter_context(client.stream("GET", url, params=params, headers=headers))
+            except _STALE:
+                if not reusing:  # a new connection cut off: that is the provider's answer, not a stale socket
+                    raise
+                _forget_pooled(base_url, timeout)
+                client = _pooled(base_url, timeout)
+                response = stack.enter_context(client.stream("GET", url, params=params, headers=headers))
+            yield response
+    except BaseException:
+        _forget_pooled(base_url, timeout)
+        raise
+
+
+def _has_idle_connection(client: httpx.Client) -> bool:
+    """Whether the next request will reuse a kept-alive connection (httpcore's pool; False if it cannot tell)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    return any(connection.is_idle() for connection in getattr(pool, "connections", ()))
 
 
 os.register_at_fork(after_in_child=lambda: _pool.__dict__.clear())
@@ -396,9 +437,7 @@ class Http:
                 # A status request: one kept-alive connection per provider (a worker's poll round asks about many
                 # tasks in a row). Only reads share it: a paid request always goes on a fresh connection, which
                 # a server can never have closed under it (that would make the send's outcome unknown).
-                with _pooled(self.credential.base_url, self.options.timeout).stream(
-                    method, url, params=params, headers=headers
-                ) as response:
+                with _pooled_stream(self.credential.base_url, self.options.timeout, url, params, headers) as response:
                     yield response
                 return
             client = _new_client(self.credential.base_url, self.options.timeout, self.options.transport)

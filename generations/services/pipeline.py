@@ -30,6 +30,7 @@ from django.core.files.storage import default_storage
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.urls import reverse
+from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from generations.catalog import ModelSpec
@@ -76,6 +77,9 @@ def checkpoint(point: str, gen: Generation) -> None:
     the stateful model and the race tests pause steps here to interleave them with everything else."""
 
 
+MAX_BEAT_SECONDS = 1500
+
+
 class _Heartbeat:
     """Keeps a claimed row's lease alive from a thread, independent of bytes arriving.
 
@@ -97,8 +101,11 @@ class _Heartbeat:
 
     def _run(self) -> None:
         interval = max(settings.LEASE_SECONDS / 4, 0.05)
+        # No step outlives its job's time limit (scheduling.STEPS, 20 minutes at most): a beat still running past
+        # that is an orphan, and must let the lease lapse so the sweep hands the row on.
+        stop_at = time.monotonic() + MAX_BEAT_SECONDS
         try:
-            while not self._stop.wait(interval):
+            while not self._stop.wait(interval) and time.monotonic() < stop_at:
                 try:
                     self.beat()
                 except Exception:  # a database blip: the next beat tries again, the lease has slack for three
@@ -110,12 +117,17 @@ class _Heartbeat:
         _Heartbeat.active.add(self)
         if self.use_thread and self.token is not None:
             self._thread = threading.Thread(target=self._run, name=f"lease-{self.pk}", daemon=True)
-            self._thread.start()
+            try:
+                self._thread.start()
+            except BaseException:  # cut off while starting: __exit__ will not run
+                self._stop.set()
+                _Heartbeat.active.discard(self)
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # first: a time limit's exception landing in this method must not leave the beat running
         _Heartbeat.active.discard(self)
-        self._stop.set()
         if self._thread is not None:
             self._thread.join()
 
@@ -453,27 +465,39 @@ def polls_due(credential_id: int) -> int:
     started = time.monotonic()
     due = list(
         Generation.objects.filter(credential_id=credential_id, status__in=Generation.POLLING)
-        .filter(next_run_at__lte=db_now() + EARLY)
+        .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=db_now() + EARLY))  # what _claim takes
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=db_now()))
-        .order_by("next_run_at")
+        .order_by(F("next_run_at").asc(nulls_first=True))
         .values_list("pk", flat=True)[:ROUND_ROWS]
     )
     client: Client | None = None
     polled = 0
-    for pk in due:
-        if time.monotonic() - started > ROUND_SECONDS:
-            break
-        if client is None:
-            client = client_for(ProviderCredential.objects.get(pk=credential_id))
-        try:
-            polled += generation_poll(pk, client)
-        except JobTimeoutException:
-            raise
-        except Exception:  # one row's surprise must not hold the others back; its lease lapses, the sweep retries
-            log.exception("poll of %s failed", pk)
-    if len(due) == ROUND_ROWS or (polled < len(due) and time.monotonic() - started > ROUND_SECONDS):
-        schedule("poll_round", credential_id, key=f"more-{uuid.uuid4().hex[:12]}")
+    try:
+        for pk in due:
+            if time.monotonic() - started > ROUND_SECONDS:
+                break
+            if client is None:
+                client = client_for(ProviderCredential.objects.get(pk=credential_id))
+            try:
+                polled += generation_poll(pk, client)
+            except JobTimeoutException:
+                raise
+            except Exception:  # one row's surprise must not hold the others back; its lease lapses, the sweep retries
+                log.exception("poll of %s failed", pk)
+    finally:  # also when the job's time limit cut the round off: the rows it did not reach are due now
+        if polled < len(due) or len(due) == ROUND_ROWS:
+            _follow_up(credential_id)
     return polled
+
+
+def _follow_up(credential_id: int) -> None:
+    """One follow-up round per account and second, however many rounds end in it: rounds never multiply. (A
+    follow-up ending in the second it was made for takes the next second's key: its own is still taken.)"""
+    second = int(time.time())
+    current = get_current_job()
+    if current is not None and current.id == f"poll_round-{credential_id}-more{second}":
+        second += 1
+    schedule("poll_round", credential_id, key=f"more{second}")
 
 
 def poll_later(gen: Generation, delay: float) -> None:
@@ -515,7 +539,8 @@ def _poll(gen: Generation, client: Client) -> None:
             poll_later(gen, delay)
         return
     now = db_now()
-    seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": ""}
+    # An answer ends a run of errors: only consecutive ones count (a "not found" after three of them fails the row).
+    seen = {"provider_status": result.status[:64], "provider_response": result.raw, "error": "", "poll_errors": 0}
     if result.state == "succeeded":
         if _advance(
             gen,

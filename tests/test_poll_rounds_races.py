@@ -1,4 +1,5 @@
-"""Review of the poll rounds (6ca57f1): sequences that the round or the kept-alive status client get wrong."""
+"""Poll rounds against what the world does: a time limit cutting a round off, a server closing a kept-alive
+connection as it is reused, a gateway setting cookies (found by a payment-systems review of the rounds)."""
 
 from __future__ import annotations
 
@@ -92,8 +93,8 @@ def test_a_status_request_on_a_kept_alive_connection_the_server_just_closed_is_n
     kept-alive one; a server closing it as the request arrives makes a ProviderError ("Lost the connection"), so
     the row gets poll_errors + 1 and backoff(poll_count) (up to POLL_MAX_SECONDS ±20 %) before it is asked
     again, although a GET can be resent safely on a new connection."""
-    listener, served = _keepalive_server_that_closes_on_reuse()
-    base = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    listener, _served = _keepalive_server_that_closes_on_reuse()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         client = http.Http(
             Credential("mulerun", base, {"api_key": "k"}),
@@ -149,7 +150,7 @@ def test_status_requests_of_one_account_never_carry_cookies_another_account_was_
             threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
-    base = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     def client(key: str) -> http.Http:
         return http.Http(
