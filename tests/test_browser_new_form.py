@@ -4,7 +4,6 @@ the Generate button follow what the fields really hold, and the error summary si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,15 @@ import pytest
 from PIL import Image
 
 from generations.models import Generation
+from tests import test_browser_pictures
 from tests.fixtures_browser import CHROMIUM, Session
 
 pytest.importorskip("playwright.sync_api")
+tab = test_browser_pictures.tab  # the same signed-in tab fixture
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium on this machine"),
 ]
-
-
-@pytest.fixture
-def tab(
-    browser: Any, live_server: Any, alice: Any, credentials: Any, media_root: Path, settings: Any
-) -> Iterator[Session]:
-    settings.PUBLIC_BASE_URL = live_server.url
-    session = Session(browser, live_server.url, alice)
-    yield session
-    session.close()
 
 
 def test_a_picture_kept_after_an_error_can_be_removed(tab: Session, tmp_path: Path, credentials: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from datetime import timedelta
+from typing import Any
 
 import django_rq
 import pytest
@@ -51,6 +52,20 @@ def test_a_round_cut_off_by_its_job_timeout_leaves_the_rows_it_never_reached_to_
     assert round_jobs(), "no round is on its way for the two due rows the timed-out round never reached"
 
 
+def _serve(listener: socket.socket, handle: Any) -> None:
+    """Accept connections on `listener` in a thread, each handled by `handle` in its own."""
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
 def _keepalive_server_that_closes_on_reuse() -> tuple[socket.socket, list[int]]:
     """An HTTP/1.1 server that keeps connections alive, but whose idle timeout fires just as the next request on
     a kept-alive connection arrives (the classic keep-alive race): it closes that connection without answering."""
@@ -76,15 +91,7 @@ def _keepalive_server_that_closes_on_reuse() -> tuple[socket.socket, list[int]]:
                 )
                 served.append(n)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    _serve(listener, handle)
     return listener, served
 
 
@@ -141,15 +148,7 @@ def test_status_requests_of_one_account_never_carry_cookies_another_account_was_
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    _serve(listener, handle)
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     def client(key: str) -> http.Http:
