@@ -98,6 +98,37 @@ def test_on_a_phone_the_gallery_filters_fold_away_unless_in_use(phone: Session) 
     assert "(in use)" in page.locator("summary").inner_text()
 
 
+def test_the_gallery_filters_line_up_and_apply_sits_beside_clear(tab: Session) -> None:
+    """At 1280 px the labels of the first row of filters share one line, whatever the control (text, select, date),
+    and Apply and Clear sit side by side (an outside tester saw them stacked, the labels staggered)."""
+    page = tab.open("/?q=kite")
+    tops = [
+        page.get_by_text(name, exact=True).bounding_box()["y"]
+        for name in ("Search prompts", "Member", "Model", "Mode", "Duration", "From", "To")
+    ]
+    assert max(tops) - min(tops) <= 1, tops
+    apply, clear = (page.locator(".filters .row > *").nth(i).bounding_box() for i in (0, 1))
+    assert abs(apply["y"] - clear["y"]) <= 1 and clear["x"] > apply["x"] + apply["width"], (apply, clear)
+    tab.check("gallery-filters-aligned")
+
+
+def test_an_admins_top_bar_fits_one_line_at_1280_px(browser: Any, live_server: Any, admin_user: Any) -> None:
+    from generations.services.credits import credits_grant
+
+    credits_grant(user=admin_user, amount=100_000, reason="a big team's balance", actor=None)
+    session = Session(browser, live_server.url, admin_user)
+    try:
+        page = session.open("/")
+        links = page.locator(".topbar .nav a")
+        assert links.count() >= 8  # the admin's links: Line and Admin too
+        tops = {round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}
+        toggle = page.locator(".theme-toggle").bounding_box()
+        assert len(tops) == 1 and abs(toggle["y"] - min(tops)) < 12, (tops, toggle)
+        session.check("topbar-admin-1280")
+    finally:
+        session.close()
+
+
 def test_on_a_phone_the_cost_and_generate_stay_in_reach(phone: Session) -> None:
     page = phone.open("/new/")
     button = page.get_by_role("button", name="Generate video")
