@@ -345,9 +345,14 @@ SORTS = {
 
 
 def _model_choices() -> list[tuple[str, str]]:
-    return [("", "Any model")] + [
-        (key, f"{spec.label} · {spec.provider_info.label}") for key, spec in catalog.CATALOG.items()
-    ]
+    """Each model once, as the New video form lists it, whichever provider accounts made its videos."""
+    names = {routing.model_slug(spec): routing.model_name(spec) for spec in catalog.CATALOG.values()}
+    return [("", "Any model"), *names.items()]
+
+
+def _of_model(slug: str) -> Q:
+    """The videos of one model (a `_model_choices` value), made through any provider."""
+    return Q(model__in=[key for key, spec in catalog.CATALOG.items() if routing.model_slug(spec) == slug])
 
 
 def _day_start(day: Any) -> datetime:
@@ -449,7 +454,9 @@ class GalleryFilterForm(forms.Form):
             qs = qs.matching(data["q"])
         if data.get("member"):
             qs = qs.filter(owner=data["member"])
-        for name in ("model", "mode", "duration", "aspect_ratio"):
+        if data.get("model"):
+            qs = qs.filter(_of_model(data["model"]))
+        for name in ("mode", "duration", "aspect_ratio"):
             if data.get(name):
                 qs = qs.filter(**{name: data[name]})
         if data.get("date_from"):
@@ -495,7 +502,7 @@ class LibraryFilterForm(forms.Form):
         if data.get("status"):
             qs = qs.filter(STATUS_FILTERS[data["status"]][1])
         if data.get("model"):
-            qs = qs.filter(model=data["model"])
+            qs = qs.filter(_of_model(data["model"]))
         return qs.order_by("-created_at", "-pk")
 
 
