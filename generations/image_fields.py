@@ -19,6 +19,15 @@ from generations.media import images
 PICTURES = {"start_image": ("image_url", "Start image"), "end_image": ("tail_image_url", "End image")}
 
 
+# The limits images.check_image enforces, for pictures.js to say at once what the server would say after the upload.
+LIMITS = {
+    "data-max-bytes": str(images.MAX_BYTES),
+    "data-min-side": str(images.MIN_SIDE),
+    "data-max-side": str(images.MAX_SIDE),
+    "data-max-ratio": f"{images.MAX_RATIO:g}",
+}
+
+
 def add(form: forms.Form) -> None:
     """Add the upload and reference fields next to the URL fields the model shows."""
     for prefix, (field, label) in PICTURES.items():
@@ -28,7 +37,7 @@ def add(form: forms.Form) -> None:
             label=label,
             required=False,
             allow_empty_file=True,  # images.check_image says "The file is empty." itself
-            widget=forms.ClearableFileInput(attrs={"accept": images.ACCEPT, "data-picture": prefix}),
+            widget=forms.ClearableFileInput(attrs={"accept": images.ACCEPT, "data-picture": prefix, **LIMITS}),
             help_text="JPEG, PNG or WebP, up to 10 MB, at least 300 pixels a side."
             + (" Needs a start image and Professional mode." if prefix == "end_image" else ""),
         )

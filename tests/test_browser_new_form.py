@@ -82,3 +82,33 @@ def test_the_error_summary_sits_inside_the_form_card_with_room_around_it(tab: Se
     assert below["y"] - (box["y"] + box["height"]) >= 12  # a gap before the first field
     outline = summary.evaluate("el => getComputedStyle(el).outlineOffset")
     assert outline.startswith("-")  # the focus ring stays inside the box
+
+
+def test_a_picture_the_server_would_refuse_is_refused_before_any_upload(
+    tab: Session, tmp_path: Path, credentials: Any
+) -> None:
+    """Too big, not a picture, too small or too wide: the same words as the server's, at once, from the limits the
+    server renders on the field (an outside tester uploaded 26 MB only to be told the limit is 10 MB)."""
+    page = tab.open(f"/new/?model={credentials['segmind'].pk}:segmind:kling-2.5-turbo")
+    start = page.get_by_label("Start image", exact=True)
+    hint = page.locator("[data-picture-box=start_image] [data-ratio-hint]")
+
+    start.set_input_files({"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * (11 * 1024 * 1024)})
+    assert hint.inner_text() == "The image is 11.0 MB; the limit is 10 MB. Choose another picture."
+    assert "field-error" in hint.get_attribute("class") and start.evaluate("i => i.files.length") == 0
+
+    start.set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+    assert hint.inner_text().startswith("That file is not a JPEG, PNG or WebP picture.")
+
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (2000, 400), (20, 120, 240)).save(wide)
+    start.set_input_files(str(wide))
+    page.wait_for_function("el => el.textContent.includes('too wide')", arg=hint.element_handle())
+    assert hint.inner_text().startswith("The image is too wide (2000 by 400 pixels)")
+    tab.check("new-picture-too-wide")
+
+    fine = tmp_path / "fine.png"
+    Image.new("RGB", (1280, 720), (20, 120, 240)).save(fine)
+    start.set_input_files(str(fine))
+    page.wait_for_function("el => !el.classList.contains('field-error')", arg=hint.element_handle())
+    assert hint.inner_text() == ""

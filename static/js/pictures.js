@@ -11,12 +11,48 @@
     return w > 0 && h > 0 ? w / h : null;
   }
 
+  // What the server will refuse (its limits are on the file input, from generations/media/images.py), said at once
+  // instead of after a 10 MB upload; "" when the picture passes.
+  function refusal(input, img, file) {
+    var d = input.dataset, w = img.naturalWidth, h = img.naturalHeight;
+    if (file && +d.maxBytes && file.size > +d.maxBytes) {
+      return "The image is " + (file.size / 1048576).toFixed(1) + " MB; the limit is " +
+        Math.round(+d.maxBytes / 1048576) + " MB.";
+    }
+    if (file && file.type && (input.accept || "").split(",").indexOf(file.type) < 0) {
+      return "That file is not a JPEG, PNG or WebP picture.";
+    }
+    if (!w || !h) return "";
+    var size = " (" + w + " by " + h + " pixels)";
+    if (Math.max(w, h) > +d.maxSide) return "The image is " + w + " by " + h + " pixels; the limit is " + d.maxSide + " pixels on a side.";
+    if (Math.min(w, h) < +d.minSide) return "The image is " + w + " by " + h + " pixels; each side needs at least " + d.minSide + ".";
+    if (w > h * +d.maxRatio) return "The image is too wide" + size + ": its width may be at most " + d.maxRatio + " times its height.";
+    if (h > w * +d.maxRatio) return "The image is too narrow and tall" + size + ": its height may be at most " + d.maxRatio + " times its width.";
+    return "";
+  }
+
+  function refuse(box, text) {
+    var el = box.querySelector("[data-ratio-hint]");
+    if (!el) return;
+    el.classList.add("field-error");
+    el.textContent = text + " Choose another picture.";
+  }
+
   function hint(box, img) {
     var el = box.querySelector("[data-ratio-hint]");
+    var input = box.querySelector("input[type=file]");
     var chosen = form.querySelector("input[name=aspect_ratio]:checked");
     var target = chosen ? ratioOf(chosen.value) : null;
-    if (!el || !target || !img.naturalWidth || img.hidden) {
-      if (el) el.textContent = "";
+    if (!el) return;
+    var file = input && input.files && input.files[0];
+    var refused = input && !img.hidden ? refusal(input, img, file) : "";
+    el.classList.toggle("field-error", !!refused);
+    if (refused) {
+      refuse(box, refused);
+      return;
+    }
+    if (!target || !img.naturalWidth || img.hidden) {
+      el.textContent = "";
       return;
     }
     var ratio = img.naturalWidth / img.naturalHeight;
@@ -62,14 +98,25 @@
       });
     }
     img.addEventListener("load", function () { hint(box, img); });
+    img.addEventListener("error", function () {  // not a picture the browser can show: say so before any upload
+      if (input.files && input.files[0]) refuse(box, "That file is not a JPEG, PNG or WebP picture.");
+    });
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
       if (!file) {
         hint(box, img);
         return;
       }
-      img.src = URL.createObjectURL(file);
+      var early = refusal(input, { naturalWidth: 0, naturalHeight: 0 }, file);
+      if (early) {  // too big, or not a picture: not even decoded, and not uploaded with the form
+        input.value = "";
+        img.hidden = true;
+        img.removeAttribute("src");
+        refuse(box, early);
+        return;
+      }
       img.hidden = false;
+      img.src = URL.createObjectURL(file);
       if (note) note.textContent = "";  // the file input names the new file itself
       showRemove(true);
     });
