@@ -316,7 +316,9 @@ def remix_initial(gen: Generation, options: list[routing.Offer], *, viewer_id: A
     for prefix, (field, _label) in image_fields.PICTURES.items():  # our own pictures: a reference, not a URL
         if name := images.stored_name(getattr(gen, field)):
             initial[field] = ""
-            initial[f"{prefix}_ref"] = images.sign_upload(name, owner_id=viewer_id)
+            # The viewer's own copy, made while they may see the video: a reference to the owner's file would
+            # outlive their access to it (the video made private or deleted).
+            initial[f"{prefix}_ref"] = images.sign_upload(images.own_copy(name, viewer_id), owner_id=viewer_id)
     if offer is not None:
         initial["model"] = offer.slug
         same = [r.credential.pk for r in offer.routes if r.spec.key == gen.model]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from generations.media import images
@@ -78,7 +79,8 @@ def clean(form: forms.Form, data: dict[str, Any], owner_id: Any) -> None:
             shown = upload.name or ""
         elif ref:
             name = images.unsign_upload(ref, owner_id=owner_id) or ""
-            if not name:
+            if not name or not default_storage.exists(name):  # forged, someone else's, too old, or swept away
+                form.data[f"{prefix}_ref"] = ""  # not shown again as if it were kept
                 form.add_error(f"{prefix}_file", "That picture has expired; choose it again.")
                 continue
             shown = images.upload_shown(ref, owner_id=owner_id)
@@ -96,7 +98,9 @@ def rows(form: forms.Form, owner_id: Any = None) -> list[dict[str, Any]]:
     for prefix, (field, label) in PICTURES.items():
         if f"{prefix}_file" not in form.fields:
             continue
-        ref = form[f"{prefix}_ref"].value()
+        ref = form[f"{prefix}_ref"].value() or ""
+        name = images.unsign_upload(ref, owner_id=owner_id) if ref else None
+        ref = ref if name else ""  # a value that is not this member's picture is shown as no picture at all
         shown = images.upload_shown(ref, owner_id=owner_id) if ref else ""
         if form.is_bound:
             kept = f"Kept from your last try: {shown or 'the picture you chose'}."
@@ -110,7 +114,8 @@ def rows(form: forms.Form, owner_id: Any = None) -> list[dict[str, Any]]:
                 "url": form[field],
                 "ref": form[f"{prefix}_ref"],
                 "remove": form[f"{prefix}_remove"],
-                "preview": reverse("upload_preview", args=[ref]) if ref else "",
+                # The link names the picture without the file's name: URLs end up in access logs.
+                "preview": reverse("upload_preview", args=[images.sign_upload(name, owner_id=owner_id)]) if ref else "",
                 "kept": kept if ref else "",
             }
         )

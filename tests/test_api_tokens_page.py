@@ -146,6 +146,7 @@ def test_bad_input_gets_a_clear_message_and_makes_nothing(data: dict[str, str], 
     ("data", "field", "message"),
     [
         ({"name": "   "}, "name", "Give the token a name"),
+        ({"name": "\u202e\u200b"}, "name", "Give the token a name"),  # only invisible characters
         ({"scope": "admin"}, "scope", "Choose Read, or Read and write."),
         ({"expires": "date", "expires_on": YESTERDAY}, "expires_on", "Choose an expiry date in the future."),
     ],

@@ -316,6 +316,10 @@ def test_an_account_named_after_its_provider_is_named_once(alice_client: Client,
         == "MuleRun (simulator)"
     )
     assert re.search(r"<option value=\"\d+\"[^>]*>MuleRun \(simulator\)</option>", html)  # the account picker too
+    credentials["mulerun"].label = "Backup for Kling and MuleRun"  # names providers, but is not named after one
+    credentials["mulerun"].save()
+    html = alice_client.get(URL).content.decode()
+    assert re.search(r"<span data-route>([^<]*)</span>", html).group(1) == "Backup for Kling and MuleRun · MuleRun"
 
 
 def test_the_quote_says_when_credits_are_short(charlie_client: Client, credentials: Any) -> None:

@@ -159,6 +159,66 @@ def test_someone_elses_picture_reference_is_refused(
     assert Generation.objects.count() == 0
 
 
+def test_a_remix_keeps_the_picture_as_the_viewers_own_copy(
+    alice: Any, alice_client: Client, bob: Any, bob_client: Client, credentials: Any, public_site: None
+) -> None:
+    """A reference to the owner's file would outlive the viewer's access (the video made private or deleted)."""
+    alice_client.post(reverse("new_video"), form(credentials, start_image_file=upload(png())))
+    gen = Generation.objects.get()
+    Generation.objects.filter(pk=gen.pk).update(status=Generation.Status.READY, video="videos/x.mp4")  # in the gallery
+    html = bob_client.get(reverse("new_video"), {"remix": gen.pk}).content.decode()
+    ref = re.search(r'name="start_image_ref" value="([^"]+)"', html).group(1)
+    name = images.unsign_upload(ref, owner_id=bob.pk)
+    assert name.startswith(f"uploads/{bob.pk}/") and default_storage.exists(name)
+    Generation.objects.filter(pk=gen.pk).update(visibility=Generation.Visibility.PRIVATE)
+    assert bob_client.get(reverse("generation_image", args=[gen.pk, "start"])).status_code == 404
+    assert default_storage.exists(images.stored_name(gen.image_url))  # alice's own picture is untouched
+
+
+def test_a_picture_reference_that_is_not_yours_is_no_picture_at_all_never_a_500(
+    alice_client: Client, bob_client: Client, credentials: Any, public_site: None
+) -> None:
+    """A penetration tester: a reference with a slash gave a 500 (its preview link could not be built), and a forged
+    or foreign one was shown back as a kept picture."""
+    for ref in ("a/b", "../../etc/passwd", "x" * 300):
+        page = alice_client.get(reverse("new_video"), {"start_image_ref": ref})
+        assert page.status_code == 200 and "picture-preview\" src" not in page.content.decode()
+        posted = alice_client.post(reverse("new_video"), form(credentials, start_image_ref=ref))
+        html = posted.content.decode()
+        assert posted.status_code == 200 and "choose it again" in html and "Kept from your last try" not in html
+        assert not re.search(r'name="start_image_ref" value="[^"]', html)
+    kept = alice_client.post(reverse("new_video"), form(credentials, prompt="", start_image_file=upload(png())))
+    alices = re.search(r'name="start_image_ref" value="([^"]+)"', kept.content.decode()).group(1)
+    html = bob_client.post(reverse("new_video"), form(credentials, start_image_ref=alices)).content.decode()
+    assert "Kept from your last try" not in html and "/new/picture/" not in html
+    assert Generation.objects.count() == 0
+
+
+def test_the_preview_link_does_not_carry_the_files_name(
+    alice: Any, alice_client: Client, credentials: Any, public_site: None
+) -> None:
+    """URLs end up in access logs; a file named after a passport must not."""
+    html = alice_client.post(
+        reverse("new_video"), form(credentials, prompt="", start_image_file=upload(png(), name="passport-jane.png"))
+    ).content.decode()
+    assert "Kept from your last try: passport-jane.png." in html
+    link = re.search(r'<img class="picture-preview" src="(/new/picture/[^"]+)"', html).group(1)
+    token = link.split("/")[3]
+    assert images.unsign_upload(token, owner_id=alice.pk) and images.upload_shown(token, owner_id=alice.pk) == ""
+    assert alice_client.get(link).status_code == 200
+
+
+def test_a_kept_picture_gone_from_storage_is_refused_and_costs_nothing(
+    alice: Any, alice_client: Client, credentials: Any, public_site: None
+) -> None:
+    kept = alice_client.post(reverse("new_video"), form(credentials, prompt="", start_image_file=upload(png())))
+    ref = re.search(r'name="start_image_ref" value="([^"]+)"', kept.content.decode()).group(1)
+    default_storage.delete(images.unsign_upload(ref, owner_id=alice.pk))  # swept, or a lost volume
+    posted = alice_client.post(reverse("new_video"), form(credentials, start_image_ref=ref))
+    assert posted.status_code == 200 and "choose it again" in posted.content.decode()
+    assert Generation.objects.count() == 0 and not CreditEntry.objects.filter(kind="charge").exists()
+
+
 def test_without_a_public_address_url_fetching_providers_say_so(
     alice_client: Client, credentials: Any, media_root: Any, settings: Any
 ) -> None:
@@ -202,6 +262,30 @@ def test_a_stored_picture_of_another_member_cannot_be_passed_to_create(
         generation_create(
             user=bob, model_key=SEGMIND, params={"prompt": "x", "mode": "pro", "image_url": images.STORED + name}
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_picture_gone_before_the_send_fails_the_video_at_once_with_a_refund(
+    alice: Any, sim_credentials: Any, media_root: Any
+) -> None:
+    """Kling gets the picture's bytes: a file swept away (or a lost volume) between the form and the send used to
+    raise in every submit until the deadline, the credits held all along. Nothing was sent: fail and refund."""
+    from generations.services.create import generation_create
+    from generations.services.pipeline import PICTURE_GONE
+    from tests.conftest import run_jobs
+
+    name = images.store_upload(images.check_image(io.BytesIO(png())), owner_id=alice.pk)
+    gen = generation_create(
+        user=alice,
+        model_key=f"{sim_credentials['kling'].pk}:kling:kling-v2-5-turbo",
+        params={"prompt": "The bottle turns", "image_url": images.STORED + name},
+    )
+    default_storage.delete(name)
+    run_jobs()
+    gen.refresh_from_db()
+    assert (gen.status, gen.error) == (Generation.Status.FAILED, PICTURE_GONE)
+    kinds = sorted(CreditEntry.objects.filter(generation=gen).values_list("kind", flat=True))
+    assert kinds == ["charge", "refund"]
 
 
 # --- continue this video ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,7 @@ def digest_of(raw: str) -> str:
 def token_create(*, user: Any, name: str, scope: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns the row and the token itself, which is never shown again."""
     name = " ".join((name or "").split())
-    if not name:
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in name):  # empty, or only invisible characters
         raise TokenError("Give the token a name, such as the script that will use it.", field="name")
     if len(name) > NAME_MAX:
         raise TokenError(f"Keep the name under {NAME_MAX} characters.", field="name")

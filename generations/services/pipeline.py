@@ -242,6 +242,19 @@ def _request(gen: Generation) -> SubmitRequest:
     return SubmitRequest(spec=gen.spec, params=params, external_id=gen.external_id, callback_url=callback)
 
 
+PICTURE_GONE = "The picture for this video is no longer in our storage, so nothing was sent. Choose it again."
+
+
+def _request_or_fail(gen: Generation) -> SubmitRequest | None:
+    """The request to send; None when one of our pictures is gone from storage (swept, a lost volume): nothing was
+    sent, so the video fails and is refunded at once instead of waiting out its deadline."""
+    try:
+        return _request(gen)
+    except FileNotFoundError:
+        generation_fail(gen.pk, reason=PICTURE_GONE, statuses={S.SUBMITTING}, token=gen.lease_token)
+        return None
+
+
 def _note_credential_problem(gen: Generation, exc: ProviderError) -> None:
     """Auth and out-of-credit errors are the admin's to fix: show them on the credential at once."""
     if exc.kind in ("auth", "no_credit"):
@@ -331,8 +344,11 @@ def generation_submit(pk: uuid.UUID) -> None:
 
 def _send(gen: Generation, client: Client, *, resend: bool = False) -> None:
     checkpoint("submit:call", gen)
+    request = _request_or_fail(gen)
+    if request is None:
+        return
     try:
-        result = client.submit(_request(gen))
+        result = client.submit(request)
     except SubmitOutcomeUnknown as exc:
         _outcome_unknown(gen, client, exc)
         return
@@ -726,7 +742,10 @@ def _generate_sync(gen: Generation, client: Client) -> None:
     with tempfile.NamedTemporaryFile(dir=_tmp_dir(), suffix=".mp4") as tmp:
         checkpoint("sync:call", gen)
         try:
-            with client.generate(_request(gen)) as chunks:
+            request = _request_or_fail(gen)
+            if request is None:
+                return
+            with client.generate(request) as chunks:
                 now = db_now()
                 if not _advance(
                     gen,

@@ -61,9 +61,10 @@ class Route:
 
     @property
     def label(self) -> str:
-        """The account's name, then its provider's unless the name already says it ("MuleRun (simulator)")."""
+        """The account's name, then its provider's unless the name starts with it ("MuleRun (simulator)"): a name
+        that only mentions a provider somewhere ("backup for Kling") still shows which one it is."""
         account, provider = self.credential.label, self.spec.provider_info.label
-        return account if provider.casefold() in account.casefold() else f"{account} · {provider}"
+        return account if account.casefold().startswith(provider.casefold()) else f"{account} · {provider}"
 
 
 @dataclass(frozen=True)
