@@ -51,8 +51,9 @@ def test_back_to_the_form_counts_the_prompt_the_browser_put_back(tab: Session) -
     text = "A red kite over a beach at dawn"
     page.get_by_label("Prompt", exact=True).fill(text)
     page.locator("input[name=variants][value='2']").check()
+    page.wait_for_function("() => document.querySelector('[data-submit]').textContent.trim() === 'Generate 2 variants'")
     page.locator("[data-submit]").click()
-    page.wait_for_url(re.compile(r"/batch/[0-9a-f-]{36}/$"))
+    page.wait_for_url(re.compile(r"/batch/[0-9a-f-]{36}/$"), timeout=90_000)  # two videos made: slow on a busy CI
     page.go_back()
     page.wait_for_load_state("networkidle")
     assert page.get_by_label("Prompt", exact=True).input_value() == text

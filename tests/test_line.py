@@ -45,7 +45,9 @@ def _work_until_done(gens: list[Generation], watch: Any = None) -> list[Generati
         return not Generation.objects.filter(pk__in=ids, status__in=Generation.IN_FLIGHT).exists()
 
     wait_for(settled, timeout=180, what="the line to empty")  # 9 s alone; a loaded CI machine is slower
-    return list(Generation.objects.filter(pk__in=ids).order_by("admitted_at"))
+    # Videos let go in the same pass share their admitted_at (a poll round can free two places at once); within a
+    # pass the line takes a member's videos in the order they were made.
+    return list(Generation.objects.filter(pk__in=ids).order_by("admitted_at", "created_at"))
 
 
 def _charges(gen: Generation) -> list[str]:

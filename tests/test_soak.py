@@ -154,7 +154,7 @@ def test_soak_with_faults_kills_and_redis_flushes(settings, media_root, sim_cred
             assert gen.status == S.NEEDS_ATTENTION, gen
             # Only an ambiguous submit (the fault, or a worker killed mid-call) on a protocol without an
             # idempotency key may end here; Kling-protocol rows are resolved through their external id.
-            assert not idempotent, (gen, planned)
+            assert not idempotent, (gen, planned, gen.error, gen.error_detail[:200], gen.submit_attempts)
             assert kinds == ["charge"]
 
 
