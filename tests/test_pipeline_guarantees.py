@@ -260,3 +260,23 @@ def test_a_kling_gateway_5xx_on_create_is_looked_up_before_it_is_resent(alice, s
     assert calls[:3] == ["submit", "find_by_external_id", "submit"]
     assert [t.external_id for t in sim.tasks()].count(gen.external_id) == 1
     assert _kinds(gen) == ["charge"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_orphaned_heartbeat_stops_beating_so_the_sweep_can_hand_the_row_on(alice, settings, monkeypatch) -> None:
+    """A job cut off where its heartbeat's exit never runs must not keep the lease alive for ever: no beat outlives
+    the longest job (MAX_BEAT_SECONDS), after which the lease lapses and the sweep takes the row."""
+    factories.credential("mulerun")
+    gen = factories.create(alice, prompt="A heron over a misty pond")
+    settings.LEASE_SECONDS = 0.2  # a beat every 50 ms
+    monkeypatch.setattr(pipeline, "MAX_BEAT_SECONDS", 0.3)
+    Generation.objects.filter(pk=gen.pk).update(lease_token=pipeline.uuid.uuid4())
+    gen.refresh_from_db()
+    beat = pipeline._Heartbeat(gen)
+    beat.__enter__()  # and never __exit__: the orphan
+    beat._thread.join(timeout=10)
+    still_beating = beat._thread.is_alive()
+    beat._stop.set()  # whatever happened, no thread outlives this test
+    beat._thread.join()
+    pipeline._Heartbeat.active.discard(beat)
+    assert not still_beating, "the heartbeat is still beating past the longest job"
